@@ -1,0 +1,230 @@
+"""The data on the pipeline's arrows: sources → intake → rules → events → outbox → notifiers.
+
+Frozen dataclasses only; every stage takes these and returns these. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+# Lowest first: a route or a filter "at least high" compares by position.
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+
+# The article fields rules can look at, in reading order.
+FIELDS: tuple[str, ...] = ("title", "summary", "content")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What `http.fetch` got: the bytes and the headers that describe them."""
+
+    url: str  # the final URL, after redirects
+    status: int
+    content: bytes
+    headers: Mapping[str, str]  # keys lower-cased
+    fetched_at: datetime
+    not_modified: bool = False  # 304: the validators still hold, `content` is empty
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One item from a source, reduced to plain text."""
+
+    source: str
+    guid: str
+    url: str
+    title: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None  # timezone-aware UTC, when the source said
+    fetched_at: datetime | None = None
+    language: str | None = None
+
+    def text_of(self, field_name: str) -> str:
+        value: str = getattr(self, field_name)
+        return value
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parser's answer: what it could read, and what was wrong. Parsers never raise."""
+
+    articles: tuple[Article, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of an article's field that satisfied part of a rule."""
+
+    field: str
+    start: int  # character offsets into the original field text
+    end: int
+    text: str
+    term: str  # the rule's term, as written
+    concept: str | None = None
+    entity: str | None = None
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """The sentence to show an analyst, with the matched stretches marked."""
+
+    field: str
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()  # offsets into `text`
+
+    def marked(self, before: str = "**", after: str = "**") -> str:
+        out, cursor = [], 0
+        for start, end in self.marks:
+            out += [self.text[cursor:start], before, self.text[start:end], after]
+            cursor = end
+        out.append(self.text[cursor:])
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that matched an article, with its evidence."""
+
+    rule_id: str
+    rule_title: str
+    severity: str
+    tags: tuple[str, ...]
+    spans: tuple[Span, ...]
+    snippet: Snippet | None = None
+    entities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One real-world story, as far as the store knows it: what `decide` compares a new match with."""
+
+    id: int
+    rule_ids: tuple[str, ...]
+    article_urls: tuple[str, ...]  # canonical URLs
+    opened_at: datetime
+    entities: tuple[str, ...] = ()
+
+
+class DecisionKind(StrEnum):
+    OPEN = "open"  # a new event, alerted
+    FOLLOW_UP = "follow_up"  # joins an open event, no new ping
+    HOLD = "hold"  # waiting for corroboration
+    IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the events stage decided for one match, and why (the reason shows in logs and explain)."""
+
+    kind: DecisionKind
+    reason: str
+    event_id: int | None = None
+
+    @property
+    def alerts(self) -> bool:
+        return self.kind is DecisionKind.OPEN
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What a notifier sends. Built once from the event and the article, stored in the outbox."""
+
+    event_id: int
+    rule_id: str
+    rule_title: str
+    severity: str
+    tags: tuple[str, ...]
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    matched_at: datetime
+    snippet: Snippet | None = None
+    kind: str = "new"
+    id: int | None = None  # the outbox row, once stored
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "rule_id": self.rule_id,
+            "rule_title": self.rule_title,
+            "severity": self.severity,
+            "tags": list(self.tags),
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "published": self.published.isoformat() if self.published else None,
+            "matched_at": self.matched_at.isoformat(),
+            "snippet": None
+            if self.snippet is None
+            else {
+                "field": self.snippet.field,
+                "text": self.snippet.text,
+                "marks": [list(m) for m in self.snippet.marks],
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        snippet = data.get("snippet")
+        return cls(
+            id=data.get("id"),
+            event_id=data["event_id"],
+            kind=data.get("kind", "new"),
+            rule_id=data["rule_id"],
+            rule_title=data["rule_title"],
+            severity=data["severity"],
+            tags=tuple(data["tags"]),
+            title=data["title"],
+            url=data["url"],
+            source=data["source"],
+            published=datetime.fromisoformat(data["published"]) if data.get("published") else None,
+            matched_at=datetime.fromisoformat(data["matched_at"]),
+            snippet=None
+            if not snippet
+            else Snippet(
+                field=snippet["field"],
+                text=snippet["text"],
+                marks=tuple((int(a), int(b)) for a, b in snippet["marks"]),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """A source's own health and HTTP validators: a failing source fails alone, here."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    next_due: datetime | None = None
+    items_seen: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)

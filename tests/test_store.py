@@ -1,0 +1,104 @@
+"""The store on a real SQLite file: intake in one transaction, seen articles, source state, schema version."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from monitor.events import Policy, alert_for, decide
+from monitor.models import Article, DecisionKind, Match, SourceState
+from monitor.store import Store, StoreError, alerts, articles, create_engine, events, open_store
+
+NOW = datetime(2025, 6, 19, 9, 0, tzinfo=UTC)
+MATCH = Match("dprk-labor", "DPRK labour", "high", ("dprk_labor",), ())
+
+
+def article(guid: str = "1", url: str = "https://example.org/a?utm_source=x") -> Article:
+    return Article(source="feed", guid=guid, url=url, title="North Korea sends workers", published=NOW)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return open_store(f"sqlite:///{tmp_path / 'sub' / 'monitor.db'}")
+
+
+def intake(store: Store, item: Article) -> int | None:
+    with store.transaction() as tx:
+        if tx.seen(item):
+            return None
+        article_id = tx.add_article(item)
+        decision = decide(MATCH, item.url, tx.candidate_events(MATCH, item), Policy(), NOW)
+        return tx.apply(decision, article_id, MATCH, alert_for(item, MATCH, NOW), NOW)
+
+
+def test_an_article_is_known_by_guid_or_canonical_url(store: Store) -> None:
+    assert intake(store, article()) is not None
+    assert intake(store, article(guid="1", url="https://example.org/other")) is None  # same GUID
+    assert intake(store, article(guid="2", url="https://EXAMPLE.org/a#comments")) is None  # same canonical URL
+    assert intake(store, article(guid="3", url="https://example.org/b")) is not None
+
+
+def test_event_and_outbox_row_are_written_together(store: Store) -> None:
+    alert_id = intake(store, article())
+    [alert] = store.pending_alerts()
+    assert alert.id == alert_id
+    assert alert.rule_id == "dprk-labor" and alert.published == NOW
+    assert store.count(events) == 1 and store.count(alerts) == 1
+
+
+def test_a_failed_transaction_leaves_nothing_half_written(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.add_article(article())
+        raise RuntimeError("the disk filled up")
+    assert store.count(articles) == 0
+    assert intake(store, article()) is not None  # and the article is taken on the next cycle
+
+
+def test_source_state_round_trips(store: Store) -> None:
+    state = SourceState("feed", etag='"v1"', error_count=2, last_error="HTTP 503", last_success=NOW, next_due=NOW)
+    store.save_source_state(state)
+    assert store.source_state("feed") == state
+    assert store.source_state("unknown") == SourceState("unknown")
+
+
+def test_the_state_survives_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    first = open_store(url)
+    intake(first, article())
+    first.close()
+    again = open_store(url)
+    assert intake(again, article()) is None
+    assert len(again.pending_alerts()) == 1
+
+
+def test_sqlite_runs_in_wal_mode(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    open_store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
+    with pytest.raises(StoreError, match="schema version 99, newer than this monitor"):
+        Store(engine)
+
+
+def test_decide_ignores_a_rule_that_already_alerted_on_the_article(store: Store) -> None:
+    intake(store, article())
+    with store.transaction() as tx:
+        candidates = tx.candidate_events(MATCH, article())
+    decision = decide(MATCH, "https://example.org/a", candidates, Policy(), NOW)
+    assert decision.kind is DecisionKind.IGNORE
+    assert "already alerted" in decision.reason
+
+
+def test_articles_without_a_link_are_known_by_guid_alone(store: Store) -> None:
+    assert intake(store, article(guid="a", url="")) is not None
+    assert intake(store, article(guid="b", url="")) is not None
+    assert intake(store, article(guid="a", url="")) is None
