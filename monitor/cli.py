@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuleErrors as exc:
         print(f"monitor: the rules do not load ({len(exc.errors)} errors):\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    except MonitorError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -145,7 +145,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def open_store(url: str) -> Store:
-    return Store(create_engine(url))
+    """Open (and create, on first use) the store at a SQLAlchemy URL, or say why it cannot be."""
+    try:
+        return Store(create_engine(url))
+    except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:  # ImportError: no driver for that engine
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+        raise StoreError(f"cannot open the store at {shown}: {exc}; check store.url") from exc
 
 
 def create_engine(url: str) -> Engine:

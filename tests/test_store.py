@@ -102,3 +102,12 @@ def test_articles_without_a_link_are_known_by_guid_alone(store: Store) -> None:
     assert intake(store, article(guid="a", url="")) is not None
     assert intake(store, article(guid="b", url="")) is not None
     assert intake(store, article(guid="a", url="")) is None
+
+
+def test_a_store_that_cannot_be_opened_says_which_and_what_to_do(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match=r"cannot open the store at sqlite:///.*; check store.url"):
+        open_store(f"sqlite:///{blocker / 'monitor.db'}")
+    with pytest.raises(StoreError, match="cannot open the store at postgresql://monitor:\\*\\*\\*@"):
+        open_store("postgresql://monitor:secret@127.0.0.1:1/monitor")
