@@ -93,35 +93,44 @@ class Folded:
         return bisect_left(self.origin, original_index)
 
 
-# A sentence ends at . ! ? … (and their CJK forms) before a space, or at a line break. A lone capital
-# or a common abbreviation before the dot ("U.S.", "Gen.") does not end it.
+# A sentence ends at . ! ? … (and their CJK forms) before a space, or at a line break. A dot does not
+# end one after a lone capital or a common abbreviation ("U.S.", "Gen.", "тыс."), after a number of
+# one or two digits (ordinal dates: "am 19. Juni", "19. června"), or before a lower-case word
+# ("2024. gada", "1 тыс. контейнеров"): sentences in cased scripts start with a capital.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+|(?<=[。！？])\s*|\s*\n\s*")
 _ABBREVIATIONS = frozenset(
     {
         "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "maj", "capt", "adm", "st", "jr", "sr",
         "inc", "ltd", "co", "corp", "no", "vs", "etc", "approx", "jan", "feb", "mar", "apr", "jun", "jul",
-        "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "e.g", "i.e", "g", "ul", "см", "им",
+        "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "e.g", "i.e", "ul", "см", "им", "г", "гг",
+        "тыс", "млн", "млрд", "тис", "мн", "ген", "mio", "mrd", "bzw", "ca", "z.b", "nr", "vgl", "bd",
     }
 )
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
 def sentence_starts(text: str) -> list[int]:
     """Original offsets where sentences begin (the first is always 0)."""
     starts = [0]
     for boundary in _SENTENCE_END.finditer(text):
-        if boundary.end() >= len(text) or _ends_with_abbreviation(text, boundary.start()):
+        end = boundary.end()
+        if end >= len(text) or ("\n" not in boundary.group() and _continues(text, boundary.start(), end)):
             continue
-        starts.append(boundary.end())
+        starts.append(end)
     return starts
 
 
-def _ends_with_abbreviation(text: str, end: int) -> bool:
-    if end == 0 or text[end - 1] != ".":
+def _continues(text: str, dot: int, following: int) -> bool:
+    """Whether the sentence goes on past the dot at `dot - 1` (see the comment above)."""
+    if dot == 0 or text[dot - 1] != ".":
         return False
-    word = text[:end - 1].rsplit(None, 1)[-1] if text[:end - 1].strip() else ""
-    word = word.lstrip("(\"'«“").lower()
-    return len(word) == 1 or word in _ABBREVIATIONS
+    if text[following].islower():
+        return True
+    before = text[:dot - 1].rsplit(None, 1)
+    word = before[-1].lstrip("(\"'«“").lower() if before else ""
+    return len(word) == 1 or word in _ABBREVIATIONS or (word.isdigit() and len(word) <= 2)
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
 def paragraph_starts(text: str) -> list[int]:

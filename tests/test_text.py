@@ -48,6 +48,19 @@ def test_sentences_and_paragraphs() -> None:
     assert doc.sentence_at(doc.text.index("kyiv")) == 1
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Am 19. Juni 2024 unterzeichneten Putin und Kim den Vertrag.",  # an ordinal date
+        "Režīms 2024. gada oktobrī nosūtīja vienības uz Kursku.",  # a year before a lower-case word
+        "Северная Корея доставила более 1 тыс. контейнеров с боеприпасами.",  # an abbreviation
+        "Gen. Kim met Lt. Col. Ivanov in the U.S. embassy.",
+    ],
+)
+def test_dots_that_do_not_end_a_sentence(text: str) -> None:
+    assert Document.of(text).sentence_starts == (0,)
+
+
 def test_words_count_han_characters_one_by_one() -> None:
     doc = Document.of("sent 朝鲜 troops")
     assert doc.word_at(doc.text.index("troops")) == 3
