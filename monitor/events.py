@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.models import Alert, Article, Decision, DecisionKind, Event, Match
+from monitor.models import Alert, Article, Decision, DecisionKind, Event, Match, Report
+from monitor.text import registered_domain
 
 
 @dataclass(frozen=True)
@@ -28,5 +29,9 @@ def alert_for(article: Article, match: Match, now: datetime) -> Alert:
     return Alert(
         event_id=0, rule_id=match.rule_id, rule_title=match.rule_title, severity=match.severity, tags=match.tags,
         title=article.title, url=article.url, source=article.source, published=article.published, matched_at=now,
-        snippet=match.snippet,
+        snippet=match.snippet, rule_ids=(match.rule_id,), coverage=(report_of(article),),
     )
+
+
+def report_of(article: Article) -> Report:
+    return Report(article.source, article.url, article.title, article.published, registered_domain(article.url))

@@ -148,8 +148,40 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Report:
+    """One article that reported an event: a line of the event's coverage."""
+
+    source: str
+    url: str
+    title: str
+    published: datetime | None = None
+    domain: str = ""  # registered domain: reports from one domain are one voice
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "url": self.url, "title": self.title, "domain": self.domain,
+                "published": self.published.isoformat() if self.published else None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        published = data.get("published")
+        return cls(data["source"], data["url"], data["title"],
+                   datetime.fromisoformat(published) if published else None, data.get("domain", ""))
+
+
+class AlertKind(StrEnum):
+    ALERT = "alert"  # a new event: ping
+    FOLLOW_UP = "follow_up"  # the same event reported again: a thread reply, a digest line
+    UPDATE = "update"  # the event became more serious (a higher severity, a first official source)
+
+
+@dataclass(frozen=True)
 class Alert:
-    """What a notifier sends. Built once from the event and the article, stored in the outbox."""
+    """What a notifier sends. Built once from the event and the article, stored in the outbox.
+
+    `rule_id`, `rule_title` and `severity` are the event's most severe rule; `rule_ids` every rule it
+    matched so far. `coverage` lists the reports so far, first first; the article of this alert is
+    `title`/`url`/`source`.
+    """
 
     event_id: int
     rule_id: str
@@ -162,18 +194,26 @@ class Alert:
     published: datetime | None
     matched_at: datetime
     snippet: Snippet | None = None
-    kind: str = "new"
+    kind: AlertKind = AlertKind.ALERT
+    rule_ids: tuple[str, ...] = ()
+    coverage: tuple[Report, ...] = ()
     id: int | None = None  # the outbox row, once stored
+
+    @property
+    def source_count(self) -> int:
+        """Independent voices: distinct domains among the reports (at least this alert's own)."""
+        return max(1, len({r.domain or r.source for r in self.coverage}))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "event_id": self.event_id,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "rule_id": self.rule_id,
             "rule_title": self.rule_title,
             "severity": self.severity,
             "tags": list(self.tags),
+            "rule_ids": list(self.rule_ids),
             "title": self.title,
             "url": self.url,
             "source": self.source,
@@ -186,6 +226,7 @@ class Alert:
                 "text": self.snippet.text,
                 "marks": [list(m) for m in self.snippet.marks],
             },
+            "coverage": [r.to_dict() for r in self.coverage],
         }
 
     @classmethod
@@ -194,11 +235,12 @@ class Alert:
         return cls(
             id=data.get("id"),
             event_id=data["event_id"],
-            kind=data.get("kind", "new"),
+            kind=AlertKind(data.get("kind", "alert")),
             rule_id=data["rule_id"],
             rule_title=data["rule_title"],
             severity=data["severity"],
             tags=tuple(data["tags"]),
+            rule_ids=tuple(data.get("rule_ids", ())),
             title=data["title"],
             url=data["url"],
             source=data["source"],
@@ -211,6 +253,7 @@ class Alert:
                 text=snippet["text"],
                 marks=tuple((int(a), int(b)) for a, b in snippet["marks"]),
             ),
+            coverage=tuple(Report.from_dict(r) for r in data.get("coverage", ())),
         )
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.text import Document, Folded, canonical_url, content_hash, fold
+from monitor.text import Document, Folded, canonical_url, content_hash, fold, registered_domain
 
 
 @pytest.mark.parametrize(
@@ -83,3 +83,17 @@ def test_canonical_url(url: str, canonical: str) -> None:
 def test_content_hash_ignores_layout() -> None:
     assert content_hash("North  Korea", "sends\nworkers") == content_hash("north korea", "sends workers")
     assert content_hash("North Korea") != content_hash("South Korea")
+
+
+@pytest.mark.parametrize(
+    ("url", "domain"),
+    [
+        ("https://news.bbc.co.uk/x", "bbc.co.uk"),
+        ("https://m.yna.co.kr/view/1", "yna.co.kr"),
+        ("https://www.reuters.com/world/", "reuters.com"),
+        ("https://kyivindependent.com/a", "kyivindependent.com"),
+        ("http://127.0.0.1:8080/feed", "127.0.0.1"),
+    ],
+)
+def test_registered_domain(url: str, domain: str) -> None:
+    assert registered_domain(url) == domain

@@ -48,7 +48,9 @@ def console_json(alert: Alert) -> str:
         "published": alert.published.isoformat() if alert.published else None,
         "matched_at": alert.matched_at.isoformat(),
         "event_id": alert.event_id,
-        "kind": alert.kind,
+        "kind": alert.kind.value,
+        "rule_ids": list(alert.rule_ids),
+        "sources": alert.source_count,
         "snippet": alert.snippet.text if alert.snippet else None,
         "highlights": [alert.snippet.text[a:b] for a, b in alert.snippet.marks] if alert.snippet else [],
     }
