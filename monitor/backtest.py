@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from monitor.models import Article, Match
+from monitor.rules.model import Rule
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,34 @@ def _article(record: dict[str, Any], source_name: str) -> Article:
 
 
 def _date(value: object) -> datetime | None:
-    """`2025-07-02`, `2025-07`, a full ISO timestamp, or nothing."""
-    if not value:
-        return None
-    text = str(value)
+    return parse_date(str(value)) if value else None
+
+
+def parse_date(text: str) -> datetime:
+    """`2025-07-02`, `2025-07`, a full ISO timestamp (UTC unless it says otherwise); ValueError else."""
     if len(text) == 7:
         text += "-01"
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def published_between(article: Article, since: datetime | None, until: datetime | None) -> bool:
+    """Whether an article was published (else fetched) in [since, until); undated ones pass without bounds."""
+    when = article.published or article.fetched_at
+    if when is None:
+        return since is None and until is None
+    return (since is None or when >= since) and (until is None or when < until)
+
+
+def rule_table(rules: Iterable[Rule], hits: dict[str, int], articles: int) -> str:
+    """Per rule: how many articles it matched, and what share of all articles that is."""
+    lines = [f"{'rule':<40} {'enabled':>7} {'hits':>6} {'share':>7}  tags"]
+    for rule in rules:
+        n = hits.get(rule.id, 0)
+        share = n / articles if articles else 0.0
+        lines.append(f"{rule.id:<40} {'yes' if rule.enabled else 'no':>7} {n:>6} {share:>7.1%}  {', '.join(rule.tags)}")
+    lines.append(f"({articles} articles)")
+    return "\n".join(lines)
 
 
 def _labels(record: dict[str, Any]) -> frozenset[str] | None:

@@ -8,24 +8,40 @@ when the new files do not load.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
-from monitor.config import NotifierConfig, Settings, SourceConfig
+from monitor.config import (
+    ConsoleConfig,
+    EmailConfig,
+    NotifierConfig,
+    Settings,
+    SlackConfig,
+    SourceConfig,
+    WebhookConfig,
+)
 from monitor.errors import ConfigError, MonitorError
+from monitor.eventlog import active_silences
 from monitor.http import DEFAULT_USER_AGENT, HttpClient
 from monitor.notify import Notifier
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.outbox import DeliveryReport, deliver_pending
-from monitor.pipeline import CycleReport, Fetcher, poll
+from monitor.notify.email import EmailNotifier
+from monitor.notify.outbox import DeliveryReport, Outbox, send_due_digests
+from monitor.notify.slack import SlackNotifier, SlackWebhookNotifier, web_client, webhook_client
+from monitor.notify.webhook import WebhookNotifier
+from monitor.pipeline import CycleReport, Fetcher, events_policy, poll
 from monitor.rules import Matcher, load_rules
-from monitor.sources import known_kinds
+from monitor.sources import kind_of, known_kinds
 from monitor.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -46,12 +62,73 @@ def check_source_kinds(settings: Settings) -> None:
         raise ConfigError(problems)
 
 
-def http_client(settings: Settings, retries: int = 3) -> HttpClient:
-    return HttpClient(user_agent=settings.user_agent or DEFAULT_USER_AGENT, retries=retries)
+def http_client(settings: Settings, retries: int | None = None) -> HttpClient:
+    """The client with `[http]`'s politeness; a kind's own gap for its hosts (GDELT: 5 s) unless set."""
+    http = settings.http
+    hosts: dict[str, float] = {}
+    for source in settings.sources:
+        gap = kind_of(source.kind).host_interval if source.kind in known_kinds() else None
+        host = urlsplit(kind_of(source.kind).address(source)).hostname if gap else None
+        if host and gap:
+            hosts[host] = max(gap, hosts.get(host, 0.0))
+    hosts.update({host.lower(): gap.total_seconds() for host, gap in http.hosts.items()})
+    return HttpClient(
+        user_agent=settings.user_agent or DEFAULT_USER_AGENT, retries=http.retries if retries is None else retries,
+        connect_timeout=http.connect_timeout.total_seconds(), read_timeout=http.read_timeout.total_seconds(),
+        deadline=http.deadline.total_seconds(), max_bytes=http.max_bytes,
+        min_host_interval=http.min_host_interval.total_seconds(), host_intervals=hosts, per_host=http.per_host,
+    )
 
 
-def build_notifier(config: NotifierConfig) -> Notifier:
-    return ConsoleNotifier(config.name, config.format)
+class MissingSecret(MonitorError):
+    pass
+
+
+def build_notifiers(settings: Settings, environ: Mapping[str, str] | None = None,
+                    now: Callable[[], datetime] = utcnow) -> dict[str, Notifier]:
+    """Every notifier of the config, with its secrets from the environment. A missing secret is a
+    ConfigError that names the notifier and the variable (never a value)."""
+    built, problems = {}, []
+    for i, config in enumerate(settings.notifiers):
+        try:
+            built[config.name] = build_notifier(config, os.environ if environ is None else environ, now)
+        except MissingSecret as exc:
+            problems.append(f"notifiers[{i}] ({config.name}): {exc}")
+    if problems:
+        raise ConfigError(problems)
+    return built
+
+
+def build_notifier(config: NotifierConfig, environ: Mapping[str, str], now: Callable[[], datetime]) -> Notifier:
+    if isinstance(config, ConsoleConfig):
+        return ConsoleNotifier(config.name, config.format)
+    if isinstance(config, SlackConfig):
+        timeout = config.timeout.total_seconds()
+        if config.webhook_url_env:
+            url = _secret(environ, config.webhook_url_env, "the Slack incoming webhook URL")
+            return SlackWebhookNotifier(config.name, webhook_client(url, timeout), config.webhook_url_env)
+        token = _secret(environ, config.token_env, "the Slack bot token (xoxb-…)")
+        assert config.channel is not None  # the config requires it with a token
+        return SlackNotifier(config.name, config.channel, web_client(token, config.base_url, timeout), config.token_env)
+    if isinstance(config, EmailConfig):
+        password = _secret(environ, config.password_env, "the SMTP password") if config.username else None
+        return EmailNotifier(config, password, now)
+    if isinstance(config, WebhookConfig):
+        secret = _secret(environ, config.secret_env, "the webhook signing secret")
+        return WebhookNotifier(config.name, config.url, secret.encode(), config.timeout.total_seconds(), now)
+    raise AssertionError(f"no notifier for {config!r}")
+
+
+def _secret(environ: Mapping[str, str], variable: str, what: str) -> str:
+    value = environ.get(variable, "").strip()
+    if not value:
+        raise MissingSecret(f"the environment variable {variable} is not set; put {what} there")
+    return value
+
+
+def digest_trigger(config: EmailConfig) -> CronTrigger:
+    assert config.schedule is not None
+    return CronTrigger.from_crontab(config.schedule, timezone=ZoneInfo(config.timezone))
 
 
 class App:
@@ -63,9 +140,10 @@ class App:
         self.settings = settings
         self.rules_dir = rules_dir
         self.matcher = Matcher(load_rules(rules_dir))
+        self.notifiers = build_notifiers(settings, now=now)  # a missing secret stops us before the store opens
         self.store: Store = open_store(settings.store.url)
         self.fetcher: Fetcher = fetcher or http_client(settings)
-        self.notifiers = {n.name: build_notifier(n) for n in settings.notifiers}
+        self.outbox = Outbox(self.store, self.notifiers, settings.routes, now)
         self.now = now
         self._delivery = threading.Lock()  # one delivery pass at a time: never two sends of one alert
 
@@ -75,15 +153,40 @@ class App:
 
     def poll(self, source: SourceConfig, force: bool = False) -> CycleReport:
         """One source's cycle, then delivery right away: an alert leaves with the poll that found it."""
-        report = poll(source, self.fetcher, self.store, self.matcher, self.now, force=force)
+        policy = events_policy(self.settings.events, self.matcher.rules, active_silences(self.store, self.now()))
+        report = poll(source, self.fetcher, self.store, self.matcher, self.now, policy, force=force)
         log.info("%s", report.summary())
         if report.alerts:
             self.deliver()
         return report
 
     def deliver(self) -> DeliveryReport:
+        """A delivery pass over the outbox, then any digest a schedule asked for."""
         with self._delivery:
-            return deliver_pending(self.store, self.notifiers, self.settings.routes, self.now)
+            report = self.outbox.deliver()
+            send_due_digests(self.store, self.digest_channels, self.settings.routes, list(self.notifiers), self.now)
+            return report
+
+    @property
+    def digest_channels(self) -> dict[str, EmailNotifier]:
+        return {name: n for name, n in self.notifiers.items() if isinstance(n, EmailNotifier) and n.digest}
+
+    def digest_due(self, name: str) -> None:
+        """A digest's schedule fired: ask for the digest and send it (later, if the server is down)."""
+        self.store.request_digest(name, self.now())
+        self.deliver()
+
+    def missed_digests(self) -> list[str]:
+        """Digests whose time came while no daemon ran (since the last one was asked for): asked for now."""
+        missed = []
+        for name, channel in self.digest_channels.items():
+            last = self.store.last_digest_request(name)
+            due = digest_trigger(channel.config).get_next_fire_time(None, last + timedelta(seconds=1)) if last else None
+            if due is not None and due <= self.now():
+                log.info("digest %s was due at %s while monitor was not running; sending it now", name, due)
+                self.store.request_digest(name, self.now())
+                missed.append(name)
+        return missed
 
     def run_once(self) -> list[CycleReport]:
         reports = [self.poll(source, force=True) for source in self.sources]
@@ -115,8 +218,12 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> int:
         scheduler.add_job(_guarded(app.poll, source), "interval", seconds=source.interval.total_seconds(),
                           jitter=int(jitter) or None, next_run_time=first, id=f"source:{source.name}",
                           misfire_grace_time=int(source.interval.total_seconds()))
+    first_flush = {"next_run_time": app.now()} if app.missed_digests() else {}  # None would pause the job
     scheduler.add_job(_guarded(app.deliver), "interval", seconds=app.settings.outbox_interval.total_seconds(),
-                      id="outbox")
+                      id="outbox", **first_flush)
+    for name, channel in app.digest_channels.items():
+        scheduler.add_job(_guarded(app.digest_due, name), digest_trigger(channel.config), id=f"digest:{name}",
+                          misfire_grace_time=3600)
     _install_signals(app, stop)
     scheduler.start()
     log.info("monitor running: %d sources, %d rules, store %s", len(app.sources), len(app.matcher.rules),

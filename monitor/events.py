@@ -1,37 +1,211 @@
-"""The events stage's decisions: does a match open an event (and alert), or not? Pure: `now` goes in,
-a decision with a named reason comes out; `store.apply` carries it out."""
+"""The events stage's decisions: one story, one alert. Pure: data and `now` in, a `Decision` with a
+named reason out; `store.Intake.apply` carries it out.
+
+An article's matches are decided together (a `Sighting`): it opens an event, or joins an open one
+when its text is a near-duplicate of one of the event's articles, or when it matched one of the
+event's rules with a key entity in common (Alabuga = Алабуга; Alabuga ≠ Vladivostok) inside the
+event's window. Joining an alerted event is a follow-up, or an update when it makes the event more
+serious; joining a held one may corroborate it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from monitor.models import Alert, Article, Decision, DecisionKind, Event, Match, Report
+from monitor.fingerprint import near_duplicate
+from monitor.models import (
+    Alert,
+    AlertKind,
+    Article,
+    Decision,
+    DecisionKind,
+    Event,
+    Fingerprint,
+    Match,
+    Report,
+    severity_rank,
+)
 from monitor.text import registered_domain
+
+NEVER = "never"
+EXPONENTIAL = "exponential"
+_ALERT_KINDS = {DecisionKind.OPEN: AlertKind.ALERT, DecisionKind.FOLLOW_UP: AlertKind.FOLLOW_UP,
+                DecisionKind.UPDATE: AlertKind.UPDATE}
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """A rule's own events settings (the rule file's `window`, `min_sources`, `realert`)."""
+
+    window: timedelta | None = None
+    min_sources: int = 1
+    realert: str | timedelta = NEVER  # "never", "exponential" or an interval
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    rule_id: str
+    until: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
 class Policy:
-    window: timedelta = timedelta(hours=72)  # how long an event stays open to joiners
+    window: timedelta = timedelta(hours=72)  # an event takes joiners this long after it opened
+    similarity: float = 0.5  # estimated Jaccard of 3-word shingles at which texts are one story
+    containment: float = 0.8  # or: this share of the shorter text's shingles is in the longer one
+    rules: Mapping[str, RuleSettings] = field(default_factory=dict)
+    silences: tuple[Silence, ...] = ()
+    realert_base: timedelta = timedelta(hours=1)  # `exponential`: 1 h, then 2 h, 4 h, …
+
+    def settings(self, rule_id: str) -> RuleSettings:
+        return self.rules.get(rule_id, RuleSettings())
+
+    def window_for(self, rule_ids: Sequence[str]) -> timedelta:
+        return max((w for r in rule_ids if (w := self.settings(r).window)), default=self.window)
+
+    def min_sources_for(self, rule_ids: Sequence[str]) -> int:
+        return max((self.settings(r).min_sources for r in rule_ids), default=1)
+
+    def silence_for(self, rule_ids: Sequence[str], now: datetime) -> Silence | None:
+        """The silence that quiets these rules now: every one of them must be silenced."""
+        active = {s.rule_id: s for s in self.silences if s.until > now}
+        if rule_ids and all(r in active for r in rule_ids):
+            return active[rule_ids[0]]
+        return None
 
 
-def decide(match: Match, article_url: str, candidates: Sequence[Event], policy: Policy, now: datetime) -> Decision:
-    """One alert per (rule, article): a rule that already alerted on this article stays quiet."""
-    for event in candidates:
-        if match.rule_id in event.rule_ids and article_url in event.article_urls:
-            return Decision(DecisionKind.IGNORE, f"rule {match.rule_id} already alerted on this article", event.id)
-    return Decision(DecisionKind.OPEN, f"first match of rule {match.rule_id} on this article")
+@dataclass(frozen=True)
+class Sighting:
+    """One article and what the rules found in it: the events stage's input."""
+
+    url: str  # canonical
+    source: str
+    domain: str
+    matches: tuple[Match, ...]
+    fingerprint: Fingerprint | None = None
+    official: bool = False
+
+    @property
+    def primary(self) -> Match:
+        """The most severe match (the first of them on a tie)."""
+        return max(self.matches, key=lambda m: severity_rank(m.severity))
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(m.rule_id for m in self.matches)
+
+    @property
+    def entities(self) -> frozenset[str]:
+        return frozenset(e for m in self.matches for e in m.entities)
 
 
-def alert_for(article: Article, match: Match, now: datetime) -> Alert:
-    """The alert a new event sends; the store fills in the event's id when it writes the outbox row."""
-    return Alert(
-        event_id=0, rule_id=match.rule_id, rule_title=match.rule_title, severity=match.severity, tags=match.tags,
-        title=article.title, url=article.url, source=article.source, published=article.published, matched_at=now,
-        snippet=match.snippet, rule_ids=(match.rule_id,), coverage=(report_of(article),),
-    )
+def decide(sighting: Sighting, candidates: Sequence[Event], policy: Policy, now: datetime) -> Decision:
+    """Open, hold, follow up, update or ignore, with the reason."""
+    event, why, copy = _event_to_join(sighting, candidates, policy, now)
+    if event is None:
+        return _open(sighting, policy, now)
+    rule_ids = tuple(dict.fromkeys(event.rule_ids + sighting.rule_ids))
+    silence = policy.silence_for(rule_ids, now)
+    if event.state == "silenced" or silence:
+        decision = Decision(DecisionKind.IGNORE, f"joins event {event.id} ({why}); silenced", event.id)
+    elif event.state == "held":
+        decision = _corroborate(event, sighting, rule_ids, why, copy, policy)
+    else:
+        decision = _follow_up(event, sighting, why, policy, now)
+    return replace(decision, copy=copy)
+
+
+def _open(sighting: Sighting, policy: Policy, now: datetime) -> Decision:
+    silence = policy.silence_for(sighting.rule_ids, now)
+    if silence:
+        return Decision(DecisionKind.IGNORE,
+                        f"new story, silenced by #{silence.id} until {silence.until:%Y-%m-%d %H:%M}: {silence.reason}")
+    need = policy.min_sources_for(sighting.rule_ids)
+    if need > 1:
+        return Decision(DecisionKind.HOLD, f"new story held for corroboration: 1 of {need} independent sources")
+    return Decision(DecisionKind.OPEN, "new story: no open event has a near-duplicate text or a rule with "
+                    "the same entities")
+
+
+def _corroborate(event: Event, sighting: Sighting, rule_ids: tuple[str, ...], why: str, copy: bool,
+                 policy: Policy) -> Decision:
+    voices = set(event.domains) | ({sighting.domain} if not copy else set())
+    need = max(event.min_sources, policy.min_sources_for(rule_ids))
+    if len(voices) >= need:
+        return Decision(DecisionKind.OPEN, f"joins held event {event.id} ({why}); corroborated by "
+                        f"{len(voices)} independent sources", event.id)
+    counted = "a copy, not counted" if copy else f"{len(voices)} of {need} independent sources"
+    return Decision(DecisionKind.HOLD, f"joins held event {event.id} ({why}); {counted}", event.id)
+
+
+def _follow_up(event: Event, sighting: Sighting, why: str, policy: Policy, now: datetime) -> Decision:
+    interval = _realert_interval(event, policy)
+    if interval is not None and event.last_alert_at and now >= event.last_alert_at + interval:
+        return Decision(DecisionKind.OPEN, f"joins event {event.id} ({why}); re-alert after {interval}", event.id)
+    primary = sighting.primary
+    if severity_rank(primary.severity) > severity_rank(event.severity):
+        return Decision(DecisionKind.UPDATE, f"joins event {event.id} ({why}); rule {primary.rule_id} raises it "
+                        f"from {event.severity} to {primary.severity}", event.id)
+    if sighting.official and not event.official:
+        return Decision(DecisionKind.UPDATE, f"joins event {event.id} ({why}); first official source", event.id)
+    return Decision(DecisionKind.FOLLOW_UP, f"joins event {event.id} ({why})", event.id)
+
+
+def _realert_interval(event: Event, policy: Policy) -> timedelta | None:
+    """The shortest re-alert interval any of the event's rules asks for, if any."""
+    intervals = []
+    for rule_id in event.rule_ids:
+        realert = policy.settings(rule_id).realert
+        if isinstance(realert, timedelta):
+            intervals.append(realert)
+        elif realert == EXPONENTIAL:
+            intervals.append(policy.realert_base * 2 ** max(0, event.alert_count - 1))
+    return min(intervals, default=None)
+
+
+def _event_to_join(sighting: Sighting, candidates: Sequence[Event], policy: Policy,
+                   now: datetime) -> tuple[Event | None, str, bool]:
+    """The open event this sighting belongs to, why, and whether it is a copy of one of its articles."""
+    open_events = [e for e in candidates if e.opened_at <= now < e.closes_at]
+    if sighting.fingerprint is not None:
+        best = max(((_closest(sighting.fingerprint, e, policy), e) for e in open_events),
+                   key=lambda pair: pair[0], default=(0.0, None))
+        if best[1] is not None and best[0] > 0:
+            return best[1], f"near-duplicate of one of its articles, similarity {best[0]:.2f}", True
+    by_entities = []
+    for event in open_events:
+        shared_rules = [r for r in sighting.rule_ids if r in event.rule_ids]
+        shared_entities = sorted(sighting.entities & set(event.entities))
+        if shared_rules and shared_entities:
+            by_entities.append((len(shared_entities), event.opened_at, event, shared_rules[0], shared_entities))
+    if by_entities:
+        _, _, event, rule, entities = max(by_entities, key=lambda t: (t[0], t[1]))
+        return event, f"rule {rule} with the same entities: {', '.join(entities)}", False
+    return None, "", False
+
+
+def _closest(print_: Fingerprint, event: Event, policy: Policy) -> float:
+    scores = (near_duplicate(print_, other, policy.similarity, policy.containment) for other in event.fingerprints)
+    return max((s for s in scores if s is not None), default=0.0)
 
 
 def report_of(article: Article) -> Report:
     return Report(article.source, article.url, article.title, article.published, registered_domain(article.url))
+
+
+def alert_for(decision: Decision, article: Article, sighting: Sighting, event: Event,
+              coverage: Sequence[Report], now: datetime) -> Alert:
+    """What goes out for a decision that notifies: the event's severity and rules, this article's
+    title, link and matched sentence, and the coverage so far."""
+    primary = sighting.primary
+    tags = tuple(dict.fromkeys(t for m in sighting.matches for t in m.tags))
+    return Alert(
+        event_id=event.id, rule_id=primary.rule_id, rule_title=primary.rule_title, severity=event.severity,
+        tags=tags, title=article.title, url=article.url, source=article.source, published=article.published,
+        matched_at=now, snippet=primary.snippet, kind=_ALERT_KINDS[decision.kind], rule_ids=event.rule_ids,
+        coverage=tuple(coverage),
+    )

@@ -8,7 +8,9 @@ honouring `Retry-After`. Every way a fetch can end is turned into a `FetchResult
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import os
 import random
 import socket
 import ssl
@@ -65,6 +67,8 @@ class HttpClient:
         backoff: float = 1.0,
         max_retry_wait: float = 60.0,
         min_host_interval: float = 0.0,
+        host_intervals: Mapping[str, float] | None = None,
+        per_host: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
@@ -81,8 +85,13 @@ class HttpClient:
         self._monotonic = monotonic
         self._now = now
         self._rng = random.Random()
-        self._hosts = _HostGate(min_host_interval, monotonic, sleep)
+        self._hosts = _HostGate(min_host_interval, monotonic, sleep, host_intervals, per_host)
         self._session = requests.Session()
+        # requests reads the proxy variables, netrc and CA-bundle variables on every request (0.5 ms of
+        # CPU each): read them once here, and the proxies once per host (`_proxies`).
+        self._session.trust_env = False
+        self._session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._proxy_cache: dict[tuple[str, str], dict[str, str]] = {}
         # Only codings we decode ourselves under the size cap (no br/zstd).
         self._session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
 
@@ -95,14 +104,17 @@ class HttpClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        """GET `url`, conditionally when validators are given; raise a `FetchError` on failure."""
+    def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None,
+              max_bytes: int | None = None) -> FetchResult:
+        """GET `url`, conditionally when validators are given; raise a `FetchError` on failure.
+        `max_bytes` replaces the client's size cap for this fetch (a large sanctions list)."""
         deadline = self._monotonic() + self.deadline
         headers = _conditional_headers(etag, last_modified)
+        cap = max_bytes or self.max_bytes
         attempt = 0
         while True:
             try:
-                return self._attempt(url, headers, deadline)
+                return self._attempt(url, headers, deadline, cap)
             except FetchError as error:
                 delay = self._retry_delay(error, attempt, deadline)
                 if delay is None:
@@ -131,9 +143,9 @@ class HttpClient:
         delay = self.backoff * 2.0**attempt * (1 + self._rng.random() / 2)
         return min(delay, self.max_retry_wait)
 
-    def _attempt(self, url: str, headers: Mapping[str, str], deadline: float) -> FetchResult:
+    def _attempt(self, url: str, headers: Mapping[str, str], deadline: float, cap: int) -> FetchResult:
         """One try, redirects included, with every low-level failure classified."""
-        progress = _Progress(url, (self.connect_timeout, self.read_timeout))
+        progress = _Progress(url, (self.connect_timeout, self.read_timeout), cap=cap)
         try:
             return self._follow_redirects(progress, headers, deadline)
         except (OSError, urllib3.exceptions.HTTPError, zlib.error, _Abort) as exc:
@@ -145,7 +157,7 @@ class HttpClient:
         visited: list[str] = []
         while len(visited) <= self.max_redirects:
             visited.append(progress.url)
-            with self._send(progress, headers, deadline) as response:
+            with self._hosts.turn(_host(progress.url)), self._send(progress, headers, deadline) as response:
                 target = self._session.get_redirect_target(response)
                 if target is None:
                     return self._outcome(response, progress, deadline)
@@ -154,8 +166,6 @@ class HttpClient:
 
     def _send(self, progress: _Progress, headers: Mapping[str, str], deadline: float) -> requests.Response:
         host = _host(progress.url)
-        progress.phase = f"waiting for a turn to contact {host}"
-        self._hosts.wait_turn(host)
         remaining = deadline - self._monotonic()
         if remaining <= 0:
             raise _Overdue(self.deadline)
@@ -163,37 +173,51 @@ class HttpClient:
         progress.phase = f"waiting for a response from {host}"
         progress.timeouts = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
         return self._session.get(
-            progress.url, headers=headers, stream=True, allow_redirects=False, timeout=progress.timeouts
+            progress.url, headers=headers, stream=True, allow_redirects=False, timeout=progress.timeouts,
+            proxies=self._proxies(progress.url),
         )
+
+    def _proxies(self, url: str) -> dict[str, str]:
+        """HTTP(S)_PROXY / NO_PROXY from the environment for this URL's host, looked up once per host."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._proxy_cache.get(key)
+        if found is None:
+            found = self._proxy_cache[key] = dict(requests.utils.get_environ_proxies(url))
+        return found
 
     def _outcome(self, response: requests.Response, progress: _Progress, deadline: float) -> FetchResult:
         error = _classify(response, progress.url, self._now())
         if error is not None:
             raise error
         if response.status_code == 304:
+            _reusable(response)
             return self._result(response, b"", not_modified=True)
-        return self._result(response, self._read_body(response, progress, deadline))
+        body = self._read_body(response, progress, deadline)
+        _reusable(response)
+        return self._result(response, body)
 
     def _read_body(self, response: requests.Response, progress: _Progress, deadline: float) -> bytes:
         """Stream the body, decoding at most what the cap allows, checking the deadline between reads."""
         progress.phase = "reading the body"
+        cap = progress.cap
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise _TooLarge(self.max_bytes)
+        if declared.isdigit() and int(declared) > cap:
+            raise _TooLarge(cap)
         decoder = _decoder_for(response.headers.get("Content-Encoding", ""))
         body = bytearray()
         raw_total = 0
         for chunk in _raw_chunks(response.raw):
             raw_total += len(chunk)
-            body += decoder.feed(chunk, self.max_bytes - len(body) + 1)
+            body += decoder.feed(chunk, cap - len(body) + 1)
             progress.received = len(body)
-            if max(raw_total, len(body)) > self.max_bytes:
-                raise _TooLarge(self.max_bytes)
+            if max(raw_total, len(body)) > cap:
+                raise _TooLarge(cap)
             if self._monotonic() > deadline:
                 raise _Overdue(self.deadline)
-        body += decoder.flush(self.max_bytes - len(body) + 1)
-        if len(body) > self.max_bytes:
-            raise _TooLarge(self.max_bytes)
+        body += decoder.flush(cap - len(body) + 1)
+        if len(body) > cap:
+            raise _TooLarge(cap)
         return bytes(body)
 
     def _result(self, response: requests.Response, content: bytes, not_modified: bool = False) -> FetchResult:
@@ -207,27 +231,63 @@ class HttpClient:
         )
 
 
-class _HostGate:
-    """A minimum gap between request starts to one host, shared by all threads of a client.
+def _reusable(response: requests.Response) -> None:
+    """The body was read to its end (or there is none): closing the response hands the connection back
+    to the pool instead of closing it, so the next request to the host skips the TCP (and TLS) setup.
+    requests closes the socket of a streamed response it did not read itself."""
+    response._content_consumed = True  # type: ignore[attr-defined]
 
-    Each caller reserves the next free start time under the lock and sleeps outside it, so
-    parallel pollers of one host line up `interval` seconds apart without blocking other hosts.
+
+class _HostGate:
+    """Per-host politeness shared by all threads of a client: at most `per_host` requests in flight to
+    one host, and a minimum gap between request starts (`interval`, or the host's own in `intervals`).
+
+    A caller first takes one of the host's slots (waiting, if need be, for a request to that host to
+    finish), then reserves the next free start time under the lock and sleeps outside it, so pollers
+    of one host line up while other hosts go on.
     """
 
-    def __init__(self, interval: float, monotonic: Callable[[], float], sleep: Callable[[float], None]) -> None:
+    def __init__(self, interval: float, monotonic: Callable[[], float], sleep: Callable[[float], None],
+                 intervals: Mapping[str, float] | None = None, per_host: int | None = None) -> None:
         self._interval = interval
+        self._intervals = {host.lower(): gap for host, gap in (intervals or {}).items()}
+        self._per_host = per_host
         self._monotonic = monotonic
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_start: dict[str, float] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+
+    def interval(self, host: str) -> float:
+        return self._intervals.get(host.lower(), self._interval)
+
+    @contextlib.contextmanager
+    def turn(self, host: str) -> Iterator[None]:
+        """Hold one of the host's slots for one request (headers and body), after its gap."""
+        slot = self._slot(host)
+        if slot is not None:
+            slot.acquire()
+        try:
+            self.wait_turn(host)
+            yield
+        finally:
+            if slot is not None:
+                slot.release()
+
+    def _slot(self, host: str) -> threading.BoundedSemaphore | None:
+        if self._per_host is None:
+            return None
+        with self._lock:
+            return self._slots.setdefault(host.lower(), threading.BoundedSemaphore(self._per_host))
 
     def wait_turn(self, host: str) -> None:
-        if self._interval <= 0:
+        interval = self.interval(host)
+        if interval <= 0:
             return
         with self._lock:
             now = self._monotonic()
             start = max(now, self._next_start.get(host, now))
-            self._next_start[host] = start + self._interval
+            self._next_start[host] = start + interval
         if start > now:
             self._sleep(start - now)
 
@@ -240,6 +300,7 @@ class _Progress:
     timeouts: tuple[float, float]  # (connect, read) as used for this hop
     phase: str = "starting"
     received: int = 0
+    cap: int = 10_000_000  # bytes
 
 
 # ---- decoding under the cap -------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -71,6 +71,8 @@ class Parsed:
 
     articles: tuple[Article, ...] = ()
     problems: tuple[str, ...] = ()
+    more: str | None = None  # the URL of the next older page (Telegram's `?before=`), to catch up after downtime
+    ttl: float | None = None  # seconds the source asks to be left alone (RSS <ttl>, Cache-Control max-age)
 
 
 @dataclass(frozen=True)
@@ -117,34 +119,57 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Fingerprint:
+    """A text's MinHash signature (near-duplicates share most of its values) and its shingle count."""
+
+    values: tuple[int, ...]
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class Event:
-    """One real-world story, as far as the store knows it: what `decide` compares a new match with."""
+    """One real-world story, as far as the store knows it: what `decide` compares a sighting with."""
 
     id: int
+    state: str  # "alerted" | "held" | "silenced"
     rule_ids: tuple[str, ...]
-    article_urls: tuple[str, ...]  # canonical URLs
+    severity: str
+    entities: tuple[str, ...]
     opened_at: datetime
-    entities: tuple[str, ...] = ()
+    window: timedelta  # open to joiners until opened_at + window
+    fingerprints: tuple[Fingerprint, ...] = ()  # of its articles that are not copies of another
+    domains: tuple[str, ...] = ()  # independent voices: registered domains of its original reports
+    min_sources: int = 1
+    official: bool = False  # an official source reported it
+    alert_count: int = 0
+    last_alert_at: datetime | None = None
+
+    @property
+    def closes_at(self) -> datetime:
+        return self.opened_at + self.window
 
 
 class DecisionKind(StrEnum):
-    OPEN = "open"  # a new event, alerted
-    FOLLOW_UP = "follow_up"  # joins an open event, no new ping
-    HOLD = "hold"  # waiting for corroboration
-    IGNORE = "ignore"
+    OPEN = "open"  # a new event, or a held one now corroborated, or a re-alert: an alert goes out
+    FOLLOW_UP = "follow_up"  # joins an alerted event: a thread reply and a digest line, no new ping
+    UPDATE = "update"  # joins and makes it more serious: an update alert
+    HOLD = "hold"  # opens or joins an event held for corroboration: nothing goes out yet
+    IGNORE = "ignore"  # joins or opens a silenced event: recorded, nothing goes out
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What the events stage decided for one match, and why (the reason shows in logs and explain)."""
+    """What the events stage decided for one article's matches, and why (the reason shows in logs).
+    `event_id` is the event joined; None opens a new one."""
 
     kind: DecisionKind
     reason: str
     event_id: int | None = None
+    copy: bool = False  # a near-duplicate of one of the event's reports: one voice with it
 
     @property
-    def alerts(self) -> bool:
-        return self.kind is DecisionKind.OPEN
+    def notifies(self) -> bool:
+        return self.kind in (DecisionKind.OPEN, DecisionKind.FOLLOW_UP, DecisionKind.UPDATE)
 
 
 @dataclass(frozen=True)
@@ -156,16 +181,18 @@ class Report:
     title: str
     published: datetime | None = None
     domain: str = ""  # registered domain: reports from one domain are one voice
+    copy: bool = False  # a near-duplicate of an earlier report: one voice with it
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "url": self.url, "title": self.title, "domain": self.domain,
-                "published": self.published.isoformat() if self.published else None}
+                "published": self.published.isoformat() if self.published else None, "copy": self.copy}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
         published = data.get("published")
         return cls(data["source"], data["url"], data["title"],
-                   datetime.fromisoformat(published) if published else None, data.get("domain", ""))
+                   datetime.fromisoformat(published) if published else None, data.get("domain", ""),
+                   bool(data.get("copy", False)))
 
 
 class AlertKind(StrEnum):
@@ -201,8 +228,8 @@ class Alert:
 
     @property
     def source_count(self) -> int:
-        """Independent voices: distinct domains among the reports (at least this alert's own)."""
-        return max(1, len({r.domain or r.source for r in self.coverage}))
+        """Independent voices: distinct domains among the original reports (copies count with theirs)."""
+        return max(1, len({r.domain or r.source for r in self.coverage if not r.copy}))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -270,4 +297,6 @@ class SourceState:
     last_success: datetime | None = None
     next_due: datetime | None = None
     items_seen: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    last_new: datetime | None = None  # when a poll last brought an item never seen before (silence = stale)
+    last_problem: str | None = None  # a successful poll's first problem (ill-formed, entries skipped): degraded
+    extra: Mapping[str, Any] = field(default_factory=dict)  # a kind's own state, as JSON

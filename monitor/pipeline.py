@@ -7,27 +7,34 @@ A failing source fails alone: its error goes on its own `SourceState` and the ca
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.config import SourceConfig
+from monitor.config import EventsConfig, SourceConfig
 from monitor.errors import FetchError
-from monitor.events import Policy, alert_for, decide
-from monitor.models import Article, FetchResult, SourceState
-from monitor.rules import Matcher
-from monitor.sources import parser_for
+from monitor.events import NEVER, Policy, RuleSettings, Sighting, Silence, alert_for, decide
+from monitor.fingerprint import fingerprint
+from monitor.intake import Intake, intake
+from monitor.models import Article, FetchResult, Match, Parsed, SourceState
+from monitor.rules import Matcher, Rule
+from monitor.sources import Kind, kind_of
+from monitor.sources.fulltext import extract_text
+from monitor.sources.snapshot import diff
 from monitor.store import Store
-from monitor.text import canonical_url
+from monitor.text import canonical_url, registered_domain
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
 DEFAULT_POLICY = Policy()
+_MIN_BODY_WORDS = 8  # a body shorter than this is fingerprinted with its headline
 
 
 class Fetcher(Protocol):
-    def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult: ...
+    def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None,
+              max_bytes: int | None = None) -> FetchResult: ...
 
 
 @dataclass(frozen=True)
@@ -38,15 +45,19 @@ class CycleReport:
     matches: int = 0
     alerts: tuple[int, ...] = ()
     not_modified: bool = False
-    skipped: bool = False  # backing off after errors
+    skipped: bool = False  # backing off after errors, or resting as the server asked (ttl, max-age)
     error: str | None = None
     problems: tuple[str, ...] = ()
+    pages: int = 1  # pages fetched (Telegram catching up with `?before=`)
+    baseline: bool = False  # a list's first snapshot: kept, nothing announced
 
     def summary(self) -> str:
         if self.error:
             return f"{self.source}: error: {self.error}"
         if self.skipped:
-            return f"{self.source}: backing off after errors"
+            return f"{self.source}: not due yet (backing off after errors, or as the server asked)"
+        if self.baseline:
+            return f"{self.source}: baseline snapshot of {self.items} entries kept; nothing announced"
         if self.not_modified:
             return f"{self.source}: not modified"
         return f"{self.source}: {self.items} items, {self.new} new, {self.matches} matches, {len(self.alerts)} alerts"
@@ -66,28 +77,48 @@ def poll(
     """Poll one source once; never raises for the source's own faults."""
     state = store.source_state(source.name)
     started = now()
-    if not force and state.next_due and state.next_due > started and state.error_count:
+    if not force and _resting(state, source, started):
         return CycleReport(source.name, skipped=True)
+    kind = kind_of(source.kind)
     try:
-        result = fetcher.fetch(source.url, etag=state.etag, last_modified=state.last_modified)
+        result = _fetch(fetcher, kind.address(source), source, state)
     except FetchError as exc:
         return _failed(store, source, state, exc.reason, started, exc.retry_after)
     if result.not_modified:
-        store.save_source_state(_succeeded(state, source, started, result, 0))
+        store.save_source_state(_succeeded(state, source, started, result, 0, Parsed(ttl=_max_age(result))))
         return CycleReport(source.name, not_modified=True)
-    try:
-        parsed = parser_for(source.kind)(result, source)
-    except Exception as exc:  # parsers promise not to raise; a third-party one might, and must fail alone
-        log.exception("%s: the %s parser crashed", source.name, source.kind)
-        return _failed(store, source, state, f"the {source.kind} parser crashed: {exc!r}", started, None)
+    parsed = _parsed(kind, result, source)
+    if parsed.more and not parsed.articles and not parsed.problems:  # a page that points at the document
+        try:
+            result = _fetch(fetcher, parsed.more, source, SourceState(source.name))
+        except FetchError as exc:
+            return _failed(store, source, state, exc.reason, started, exc.retry_after)
+        parsed = _parsed(kind, result, source)
     for problem in parsed.problems:
         log.warning("%s: %s", source.name, problem)
     if not parsed.articles and parsed.problems:
         return _failed(store, source, state, parsed.problems[0], started, None)
-    intake = ingest(parsed.articles, store, matcher, now, policy)
-    store.save_source_state(_succeeded(state, source, started, result, intake.new))
-    return CycleReport(source.name, len(parsed.articles), intake.new, intake.matches, intake.alerts,
-                       problems=parsed.problems)
+    if kind.announce is not None:
+        return _poll_list(source, kind, store, matcher, now, policy, state, started, result, parsed)
+    articles = _with_full_text(parsed.articles, source, fetcher, store) if source.full_text else parsed.articles
+    taken = ingest(articles, store, matcher, now, policy, source_tags=frozenset(source.tags))
+    items, new, matched, alerts = len(parsed.articles), taken.new, taken.matches, list(taken.alerts)
+    page, pages = parsed, 1
+    # Every item of the page was new: the page may not reach back to where the last poll stopped.
+    while (page.more and page.articles and taken.new == len(page.articles) and state.last_success is not None
+           and pages < getattr(source, "max_pages", 1)):
+        try:
+            older = _fetch(fetcher, page.more, source, SourceState(source.name))
+        except FetchError as exc:
+            log.warning("%s: catching up stopped at page %d: %s", source.name, pages + 1, exc.reason)
+            break
+        page, pages = _parsed(kind, older, source), pages + 1
+        page_articles = _with_full_text(page.articles, source, fetcher, store) if source.full_text else page.articles
+        taken = ingest(page_articles, store, matcher, now, policy, source_tags=frozenset(source.tags))
+        items, new, matched, alerts = items + len(page.articles), new + taken.new, matched + taken.matches, [
+            *alerts, *taken.alerts]
+    store.save_source_state(_succeeded(state, source, started, result, new, parsed))
+    return CycleReport(source.name, items, new, matched, tuple(alerts), problems=parsed.problems, pages=pages)
 
 
 def ingest(
@@ -96,30 +127,66 @@ def ingest(
     matcher: Matcher,
     now: Callable[[], datetime],
     policy: Policy = DEFAULT_POLICY,
+    source_tags: frozenset[str] = frozenset(),
 ) -> IntakeResult:
-    """Store each unseen article with its matches, events and alerts, one transaction per article."""
+    """Store each unseen article with its matches, event and alert, one transaction per article."""
     new = matched = 0
     alert_ids: list[int] = []
     for article in articles:
-        with store.transaction() as intake:
-            if intake.seen(article):
+        with intake(store) as tx:
+            if tx.seen(article):
                 continue
-            article_id = intake.add_article(article)
+            article_id = tx.add_article(article)
             new += 1
-            for match in matcher.match(article):
-                matched += 1
-                moment = now()
-                decision = decide(match, canonical_url(article.url), intake.candidate_events(match, article),
-                                  policy, moment)
-                log.debug("%s on %s: %s (%s)", match.rule_id, article.url, decision.kind, decision.reason)
-                alert = alert_for(article, match, moment) if decision.alerts else None
-                alert_id = intake.apply(decision, article_id, match, alert, moment)
-                if alert_id is not None:
-                    alert_ids.append(alert_id)
+            found = matcher.match(article, source_tags=source_tags)
+            if not found:
+                continue
+            matched += len(found)
+            sighting = sighting_of(article, found, official="official" in source_tags)
+            alert_id = decide_and_apply(tx, article_id, article, sighting, policy, now())
+            if alert_id is not None:
+                alert_ids.append(alert_id)
     return IntakeResult(new, matched, tuple(alert_ids))
 
 
-def _succeeded(state: SourceState, source: SourceConfig, at: datetime, result: FetchResult, new: int) -> SourceState:
+def decide_and_apply(tx: Intake, article_id: int, article: Article, sighting: Sighting, policy: Policy,
+                      now: datetime) -> int | None:
+    decision = decide(sighting, tx.candidate_events(sighting, policy, now), policy, now)
+    log.info("%s (%s): %s: %s", article.url, ", ".join(sighting.rule_ids), decision.kind, decision.reason)
+    applied = tx.apply(decision, article_id, article, sighting, policy, now)
+    if not decision.notifies:
+        return None
+    event = tx.event(applied.event_id)
+    return tx.queue(alert_for(decision, article, sighting, event, tx.coverage(applied.event_id), now), now)
+
+
+def sighting_of(article: Article, found: Sequence[Match], official: bool = False) -> Sighting:
+    """The events stage's view of an article: where it is from, its fingerprint, its matches."""
+    body = " ".join(t for t in (article.summary, article.content) if t)
+    text = body if len(body.split()) >= _MIN_BODY_WORDS else " ".join((article.title, body))
+    return Sighting(
+        url=canonical_url(article.url) if article.url else f"{article.source}:{article.guid}",
+        source=article.source,
+        domain=registered_domain(article.url) if article.url else article.source,
+        matches=tuple(found),
+        fingerprint=fingerprint(text),
+        official=official,
+    )
+
+
+def events_policy(config: EventsConfig, rules: Iterable[Rule], silences: tuple[Silence, ...] = ()) -> Policy:
+    """The events policy from the config, each rule's own settings, and the silences in force."""
+    return Policy(
+        window=config.window, similarity=config.similarity, containment=config.containment,
+        realert_base=config.realert_base, silences=silences,
+        rules={r.id: RuleSettings(getattr(r, "window", None), getattr(r, "min_sources", 1),
+                                  getattr(r, "realert", NEVER)) for r in rules},
+    )
+
+
+def _succeeded(state: SourceState, source: SourceConfig, at: datetime, result: FetchResult, new: int,
+               parsed: Parsed) -> SourceState:
+    rest = max(source.interval, min(timedelta(seconds=max(parsed.ttl or 0, _max_age(result) or 0)), MAX_REST))
     return replace(
         state,
         etag=result.etag or state.etag,
@@ -128,8 +195,11 @@ def _succeeded(state: SourceState, source: SourceConfig, at: datetime, result: F
         last_error=None,
         last_attempt=at,
         last_success=at,
-        next_due=at + source.interval,
+        next_due=at + rest,
         items_seen=state.items_seen + new,
+        # Silence is counted from the last new item, or from the first poll that worked.
+        last_new=at if new or state.last_success is None else state.last_new,
+        last_problem=parsed.problems[0] if parsed.problems else None,
     )
 
 
@@ -140,3 +210,90 @@ def _failed(store: Store, source: SourceConfig, state: SourceState, reason: str,
     store.save_source_state(replace(state, error_count=errors, last_error=reason, last_attempt=at, next_due=at + wait))
     log.warning("%s: %s (error %d in a row; next try after %s)", source.name, reason, errors, at + wait)
     return CycleReport(source.name, error=reason)
+
+
+# --- polling helpers: politeness, lists, full text ------------------------------------------------
+
+MAX_REST = timedelta(hours=24)  # the longest a ttl or max-age may keep a source from being polled
+FULL_TEXT_PER_POLL = 30  # pages fetched for full text in one poll; the rest keep their feed text
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def _fetch(fetcher: Fetcher, url: str, source: SourceConfig, state: SourceState) -> FetchResult:
+    if source.max_bytes:
+        return fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified, max_bytes=source.max_bytes)
+    return fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
+
+
+def _parsed(kind: Kind, result: FetchResult, source: SourceConfig) -> Parsed:
+    try:
+        return kind.parse(result, source)
+    except Exception as exc:  # parsers promise not to raise; a third-party one might, and must fail alone
+        log.exception("%s: the %s parser crashed", source.name, source.kind)
+        return Parsed(problems=(f"the {source.kind} parser crashed: {exc!r}",))
+
+
+def _resting(state: SourceState, source: SourceConfig, now: datetime) -> bool:
+    """Not due yet: backing off after errors, or the server asked for more than the interval."""
+    if state.next_due is None or state.next_due <= now:
+        return False
+    if state.error_count:
+        return True
+    return state.last_attempt is not None and state.next_due - state.last_attempt > source.interval
+
+
+def _max_age(result: FetchResult) -> float | None:
+    """Cache-Control max-age (RFC 9111 §5.2.2.1): how long the response stays fresh."""
+    match = _MAX_AGE.search(result.headers.get("cache-control", ""))
+    return float(match.group(1)) if match else None
+
+
+def _poll_list(source: SourceConfig, kind: Kind, store: Store, matcher: Matcher, now: Callable[[], datetime],
+               policy: Policy, state: SourceState, started: datetime, result: FetchResult,
+               parsed: Parsed) -> CycleReport:
+    """A list source: diff the download against the last good snapshot; only the changes go on."""
+    assert kind.announce is not None
+    shrink = float(getattr(source, "max_shrink", 0.05))
+    change = diff(store.snapshot(source.name), parsed.articles, source, kind.announce, shrink, result.fetched_at)
+    if change.snapshot is None:  # held: keep the old snapshot, and its validators, so the next poll downloads
+        return _failed(store, source, state, change.held or "held", started, None)
+    taken = ingest(change.articles, store, matcher, now, policy, source_tags=frozenset({*source.tags, "official"}))
+    store.save_snapshot(source.name, change.snapshot, started)
+    log.info("%s: %d entries; %d new, %d changed, %d removed%s", source.name, len(parsed.articles), change.new,
+             change.changed, change.removed, " (baseline)" if change.baseline else "")
+    store.save_source_state(_succeeded(state, source, started, result, taken.new, parsed))
+    return CycleReport(source.name, len(parsed.articles), taken.new, taken.matches, taken.alerts,
+                       problems=parsed.problems, baseline=change.baseline)
+
+
+def _with_full_text(articles: Sequence[Article], source: SourceConfig, fetcher: Fetcher,
+                    store: Store) -> tuple[Article, ...]:
+    """Each new article with a link, with the body of its page in place of the feed's text (once: a
+    known article is never fetched again). A page that fails keeps the feed's text."""
+    out: list[Article] = []
+    fetched = 0
+    for article in articles:
+        if article.url and fetched < FULL_TEXT_PER_POLL and not _known(store, article):
+            fetched += 1
+            article = _full_text(article, source, fetcher)
+        out.append(article)
+    return tuple(out)
+
+
+def _known(store: Store, article: Article) -> bool:
+    with intake(store) as tx:
+        return tx.seen(article)
+
+
+def _full_text(article: Article, source: SourceConfig, fetcher: Fetcher) -> Article:
+    try:
+        page = fetcher.fetch(article.url)
+    except FetchError as exc:
+        log.info("%s: full text of %s not fetched: %s", source.name, article.url, exc.reason)
+        return article
+    body = extract_text(page)
+    if body.text and len(body.text) > len(article.content):
+        return replace(article, content=body.text)
+    if body.problem:
+        log.info("%s: full text of %s: %s", source.name, article.url, body.problem)
+    return article

@@ -6,21 +6,18 @@ are written in one transaction, so a crash at any point loses nothing and repeat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from monitor.errors import MonitorError
-from monitor.models import Alert, Article, Decision, DecisionKind, Event, Match, SourceState
-from monitor.text import canonical_url, content_hash
+from monitor.models import Alert, SourceState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3  # 3: source_state.last_new, last_problem, extra; snapshots
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -59,6 +56,7 @@ articles = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("source", "guid", name="uq_articles_source_guid"),
     sa.Index("ix_articles_canonical_url", "canonical_url"),
+    sa.Index("ix_articles_content_hash", "content_hash"),
 )
 
 source_state = sa.Table(
@@ -73,19 +71,88 @@ source_state = sa.Table(
     sa.Column("last_success", UTCDateTime),
     sa.Column("next_due", UTCDateTime),
     sa.Column("items_seen", sa.Integer, nullable=False, default=0),
+    sa.Column("last_new", UTCDateTime),
+    sa.Column("last_problem", sa.Text),
+    sa.Column("extra", sa.JSON),
 )
 
+_STATE_OF = sa.select(source_state).where(source_state.c.name == sa.bindparam("state_name"))
+_UPDATE_STATE = source_state.update().where(source_state.c.name == sa.bindparam("state_name")).values(
+    {c.name: sa.bindparam(c.name) for c in source_state.columns})
+
+# The last good snapshot of a list source (sanctions): entry key → [digest, title]. The next download is
+# diffed against it; a suspect one (shrunk too much) never replaces it.
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("taken_at", UTCDateTime, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("entries", sa.JSON, nullable=False),
+)
+
+# An event is one story; its articles (with the evidence kept at decision time) and the keys that
+# find it again (entities, MinHash bands) live beside it.
 events = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("state", sa.String(20), nullable=False),  # alerted | held | silenced
     sa.Column("rule_ids", sa.JSON, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
     sa.Column("entities", sa.JSON, nullable=False),
     sa.Column("first_article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
     sa.Column("opened_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("window_seconds", sa.Integer, nullable=False),
+    sa.Column("min_sources", sa.Integer, nullable=False),
+    sa.Column("official", sa.Boolean, nullable=False),
+    sa.Column("alert_count", sa.Integer, nullable=False),
+    sa.Column("last_alert_at", UTCDateTime),
+    sa.Index("ix_events_opened", "opened_at"),
+)
+
+event_articles = sa.Table(
+    "event_articles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("published", UTCDateTime),
+    sa.Column("domain", sa.String(200), nullable=False),
+    sa.Column("copy", sa.Boolean, nullable=False),  # a near-duplicate of an earlier report: one voice with it
+    sa.Column("rule_ids", sa.JSON, nullable=False),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.JSON),
+    sa.Column("text", sa.Text, nullable=False),  # the evidence: what was matched, as it was then
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("fetched_at", UTCDateTime),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Index("ix_event_articles_event", "event_id"),
+)
+
+event_keys = sa.Table(
+    "event_keys",
+    metadata,
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id"), nullable=False),
+    sa.PrimaryKeyConstraint("key", "event_id"),
+)
+
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("rule_id", sa.String(200), nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 matches = sa.Table(
@@ -122,12 +189,49 @@ deliveries = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
     sa.Column("notifier", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # pending | sent | failed
+    # pending → sending (claimed; next_attempt_at is the claim's end) → sent | failed | skipped | queued;
+    # queued (waiting for a digest) → sent once the digest was accepted
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("sent_at", UTCDateTime),
     sa.UniqueConstraint("alert_id", "notifier", name="uq_deliveries_alert_notifier"),
+)
+
+# The message an event started on a notifier (Slack: channel id and ts; email: Message-ID): its later
+# alerts reply there. Written in the transaction that marks the first message sent.
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("notifier", sa.String(200), nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),  # the alert that started it
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("event_id", "notifier", name="uq_threads_event_notifier"),
+)
+
+# One row per digest a schedule (or `monitor digest send`) asked for.
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("notifier", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending | sending | sent | empty | failed
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", UTCDateTime),  # when pending: not before; when sending: the claim's end
+    sa.Column("since", UTCDateTime),  # the period it covers: since the previous digest sent ...
+    sa.Column("until", UTCDateTime),  # ... until it was built
+    sa.Column("entries", sa.Integer, nullable=False, default=0),
+    sa.Column("alerts", sa.Integer, nullable=False, default=0),
+    sa.Column("message_id", sa.Text),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Index("ix_digests_notifier_status", "notifier", "status"),
 )
 
 
@@ -139,6 +243,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the web view, `monitor events`) never block polls
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: key lookups stay in memory as stories pile up
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -178,37 +283,52 @@ class Store:
                     f"the database has schema version {found}, newer than this monitor ({SCHEMA_VERSION}); "
                     "upgrade monitor or point store.url at another database"
                 )
+            elif int(found) < SCHEMA_VERSION:  # only pre-release databases; migrations arrive with PostgreSQL
+                raise StoreError(
+                    f"the database has schema version {found}, older than this monitor ({SCHEMA_VERSION}) "
+                    "and made by a pre-release; move it aside and start a new one"
+                )
 
     def close(self) -> None:
         self.engine.dispose()
-
-    @contextmanager
-    def transaction(self) -> Iterator[Intake]:
-        with self.engine.begin() as conn:
-            yield Intake(conn)
 
     # --- source state ---------------------------------------------------------------------------
 
     def source_state(self, name: str) -> SourceState:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(source_state).where(source_state.c.name == name)).mappings().first()
-        return SourceState(**dict(row)) if row else SourceState(name=name)
+            row = conn.execute(_STATE_OF, {"state_name": name}).mappings().first()
+        return _source_state(row) if row else SourceState(name=name)
 
     def source_states(self) -> list[SourceState]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(source_state).order_by(source_state.c.name)).mappings().all()
-        return [SourceState(**dict(r)) for r in rows]
+        return [_source_state(r) for r in rows]
+
+    def snapshot(self, source: str) -> dict[str, list[str]] | None:
+        """The last good snapshot of a list source (entry key → [digest, title]), or None before the first."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(snapshots.c.entries).where(snapshots.c.source == source)).scalar()
+        return dict(found) if found is not None else None
+
+    def save_snapshot(self, source: str, entries: dict[str, list[str]], taken_at: datetime) -> None:
+        values = {"taken_at": taken_at, "size": len(entries), "entries": entries}
+        with self.engine.begin() as conn:
+            if not conn.execute(snapshots.update().where(snapshots.c.source == source).values(**values)).rowcount:
+                conn.execute(snapshots.insert().values(source=source, **values))
 
     def save_source_state(self, state: SourceState) -> None:
         values = {c.name: getattr(state, c.name) for c in source_state.columns}
+        values["extra"] = dict(state.extra)
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                source_state.update().where(source_state.c.name == state.name).values(**values)
-            ).rowcount
-            if not updated:
-                conn.execute(source_state.insert().values(**values))
+            # Statements built once (below the table): building them per call cost a third of a 304 poll.
+            if not conn.execute(_UPDATE_STATE, {**values, "state_name": state.name}).rowcount:
+                conn.execute(source_state.insert(), values)
 
     # --- outbox -----------------------------------------------------------------------------------
+    # An alert row stays pending until each notifier it was routed to is done with it. A delivery is
+    # claimed before its send (status `sending` until the claim ends), so two processes (the daemon and
+    # `monitor outbox retry`, or two daemons) never send it both; it is marked only after the channel
+    # answered.
 
     def pending_alerts(self, limit: int = 500) -> list[Alert]:
         with self.engine.connect() as conn:
@@ -226,28 +346,213 @@ class Store:
             ).mappings().first()
         return dict(row) if row else None
 
-    def record_delivery(
-        self, alert_id: int, notifier: str, status: str, now: datetime, error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
-        values = {"status": status, "last_error": error, "next_attempt_at": next_attempt_at,
-                  "sent_at": now if status == "sent" else None}
+    def deliveries(self, status: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(deliveries).order_by(deliveries.c.id)
+        if status:
+            query = query.where(deliveries.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def resting_notifiers(self, now: datetime) -> dict[str, datetime]:
+        """Notifiers backing off after a retryable failure, with the time each is due again."""
+        query = (sa.select(deliveries.c.notifier, sa.func.min(deliveries.c.next_attempt_at))
+                 .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at > now)
+                 .group_by(deliveries.c.notifier))
+        with self.engine.connect() as conn:
+            return {name: due for name, due in conn.execute(query).all()}
+
+    def waits_for_earlier(self, alert: Alert, notifier: str) -> bool:
+        """An earlier alert of the same event is still on its way to this notifier: keep the order."""
+        earlier = sa.select(alerts.c.id).where(alerts.c.event_id == alert.event_id, alerts.c.id < alert.id)
+        query = sa.select(deliveries.c.id).where(
+            deliveries.c.alert_id.in_(earlier), deliveries.c.notifier == notifier,
+            deliveries.c.status.in_(("pending", "sending")),
+        ).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def claim_delivery(self, alert_id: int, notifier: str, now: datetime, lease: timedelta) -> int | None:
+        """Take one delivery for sending until `now + lease`. Returns the attempts made before this one,
+        or None when it is done, not yet due, or claimed by another process."""
+        where = (deliveries.c.alert_id == alert_id) & (deliveries.c.notifier == notifier)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(sa.select(deliveries.c.id).where(where)).first() is None:
+                    conn.execute(deliveries.insert().values(alert_id=alert_id, notifier=notifier, status="pending",
+                                                            attempts=0))
+        except sa.exc.IntegrityError:
+            pass  # another process inserted it first; the claim below decides
+        due = ((deliveries.c.status == "pending")
+               & (deliveries.c.next_attempt_at.is_(None) | (deliveries.c.next_attempt_at <= now))) | (
+            (deliveries.c.status == "sending") & (deliveries.c.next_attempt_at <= now))  # a claim that ran out
+        with self.engine.begin() as conn:
+            taken = conn.execute(deliveries.update().where(where & due).values(
+                status="sending", next_attempt_at=now + lease, attempts=deliveries.c.attempts + 1)).rowcount
+            if not taken:
+                return None
+            return int(conn.execute(sa.select(deliveries.c.attempts).where(where)).scalar_one()) - 1
+
+    def finish_delivery(self, alert_id: int, notifier: str, status: str, now: datetime, error: str | None = None,
+                        next_attempt_at: datetime | None = None, thread: tuple[int, str, str] | None = None) -> None:
+        """Record how a claimed delivery ended. `thread` (event id, channel, ref) is the event's first
+        message on this notifier, kept in the same transaction unless the event has one already."""
         where = (deliveries.c.alert_id == alert_id) & (deliveries.c.notifier == notifier)
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                deliveries.update().where(where).values(attempts=deliveries.c.attempts + 1, **values)
-            ).rowcount
-            if not updated:
-                conn.execute(deliveries.insert().values(alert_id=alert_id, notifier=notifier, attempts=1, **values))
+            conn.execute(deliveries.update().where(where).values(
+                status=status, last_error=error, next_attempt_at=next_attempt_at,
+                sent_at=now if status == "sent" else None))
+            if thread is None:
+                return
+            event_id, channel, ref = thread
+            known = sa.select(threads.c.id).where(threads.c.event_id == event_id, threads.c.notifier == notifier)
+            if conn.execute(known).first() is None:
+                conn.execute(threads.insert().values(event_id=event_id, notifier=notifier, channel=channel, ref=ref,
+                                                     alert_id=alert_id, created_at=now))
+
+    def thread(self, event_id: int, notifier: str) -> tuple[str, str, Alert] | None:
+        """The event's first message on a notifier: channel, ref and the alert it carried."""
+        query = (sa.select(threads.c.channel, threads.c.ref, alerts.c.id, alerts.c.payload)
+                 .join(alerts, alerts.c.id == threads.c.alert_id)
+                 .where(threads.c.event_id == event_id, threads.c.notifier == notifier))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (row.channel, row.ref, Alert.from_dict({**row.payload, "id": row.id})) if row else None
 
     def mark_done(self, alert_id: int, now: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(alerts.update().where(alerts.c.id == alert_id).values(done_at=now))
 
-    def deliveries(self, status: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(deliveries).order_by(deliveries.c.id)
-        if status:
-            query = query.where(deliveries.c.status == status)
+    def undelivered(self) -> list[dict[str, Any]]:
+        """For `monitor outbox`: every delivery not done (pending, sending, failed), and alerts not yet
+        tried at all, oldest first, with the alert's headline."""
+        tried = (sa.select(deliveries, alerts.c.payload, alerts.c.created_at)
+                 .join(alerts, alerts.c.id == deliveries.c.alert_id)
+                 .where(deliveries.c.status.in_(("pending", "sending", "failed"))))
+        untried = (sa.select(alerts.c.id.label("alert_id"), alerts.c.payload, alerts.c.created_at)
+                   .where(alerts.c.done_at.is_(None), ~sa.exists().where(deliveries.c.alert_id == alerts.c.id)))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(tried).mappings()]
+            rows += [{**dict(r), "id": None, "notifier": None, "status": "new", "attempts": 0, "last_error": None,
+                      "next_attempt_at": None} for r in conn.execute(untried).mappings()]
+        return sorted(rows, key=lambda r: (r["alert_id"], r["notifier"] or ""))
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """(notifier, status) → deliveries."""
+        query = sa.select(deliveries.c.notifier, deliveries.c.status, sa.func.count()).group_by(
+            deliveries.c.notifier, deliveries.c.status)
+        with self.engine.connect() as conn:
+            return {(n, s): int(c) for n, s, c in conn.execute(query).all()}
+
+    def retry_deliveries(self, delivery_id: int | None = None) -> int:
+        """Make failed and waiting deliveries due now (one, or all), and their alerts pending again.
+        A delivery a channel accepted, or one being sent, is never touched. Returns how many."""
+        chosen: list[sa.ColumnElement[bool]] = [deliveries.c.status.in_(("failed", "pending"))]
+        if delivery_id is not None:
+            chosen.append(deliveries.c.id == delivery_id)
+        with self.engine.begin() as conn:
+            alert_ids = list(conn.execute(sa.select(deliveries.c.alert_id).where(*chosen)).scalars())
+            count = conn.execute(deliveries.update().where(*chosen).values(status="pending",
+                                                                           next_attempt_at=None)).rowcount
+            if alert_ids:
+                conn.execute(alerts.update().where(alerts.c.id.in_(alert_ids)).values(done_at=None))
+        return int(count)
+
+    # --- digests ----------------------------------------------------------------------------------
+
+    def queued(self, notifier: str) -> list[tuple[int, Alert]]:
+        """Alerts waiting for the next digest of `notifier`: (delivery id, alert), oldest first."""
+        query = (sa.select(deliveries.c.id, alerts.c.id.label("alert_id"), alerts.c.payload)
+                 .join(alerts, alerts.c.id == deliveries.c.alert_id)
+                 .where(deliveries.c.notifier == notifier, deliveries.c.status == "queued").order_by(alerts.c.id))
+        with self.engine.connect() as conn:
+            return [(r.id, Alert.from_dict({**r.payload, "id": r.alert_id})) for r in conn.execute(query)]
+
+    def last_digested(self, notifier: str, event_ids: Iterable[int]) -> dict[int, Alert]:
+        """For each event, its last alert an earlier digest of `notifier` carried."""
+        query = (sa.select(alerts.c.id, alerts.c.event_id, alerts.c.payload)
+                 .join(deliveries, deliveries.c.alert_id == alerts.c.id)
+                 .where(deliveries.c.notifier == notifier, deliveries.c.status == "sent",
+                        alerts.c.event_id.in_(list(event_ids)))
+                 .order_by(alerts.c.id))
+        with self.engine.connect() as conn:
+            return {r.event_id: Alert.from_dict({**r.payload, "id": r.id}) for r in conn.execute(query)}
+
+    def request_digest(self, notifier: str, now: datetime) -> int:
+        """A digest is due: the pending request of `notifier`, or a new one."""
+        with self.engine.begin() as conn:
+            found = conn.execute(sa.select(digests.c.id).where(
+                digests.c.notifier == notifier, digests.c.status.in_(("pending", "sending")))).scalar()
+            if found is not None:
+                return int(found)
+            return inserted_id(conn.execute(digests.insert().values(notifier=notifier, status="pending",
+                                                                    requested_at=now, attempts=0)))
+
+    def claim_digest(self, notifier: str, now: datetime, lease: timedelta,
+                     force: bool = False) -> tuple[int, int] | None:
+        """Take the due digest request of `notifier` for building and sending (`force`: even if it waits
+        after a failure): its id and the attempts made before. None when there is none or another
+        process holds it."""
+        due = digests.c.next_attempt_at.is_(None) | (digests.c.next_attempt_at <= now)
+        ready = ((digests.c.status == "pending") & (sa.true() if force else due)) | (
+            (digests.c.status == "sending") & (digests.c.next_attempt_at <= now))
+        with self.engine.begin() as conn:
+            found = conn.execute(sa.select(digests.c.id, digests.c.attempts)
+                                 .where(digests.c.notifier == notifier, ready).order_by(digests.c.id).limit(1)).first()
+            if found is None:
+                return None
+            taken = conn.execute(digests.update().where(digests.c.id == found.id, ready).values(
+                status="sending", next_attempt_at=now + lease, attempts=digests.c.attempts + 1)).rowcount
+        return (int(found.id), int(found.attempts)) if taken else None
+
+    def finish_digest(self, digest_id: int, status: str, now: datetime, *, error: str | None = None,
+                      next_attempt_at: datetime | None = None, since: datetime | None = None,
+                      entries: int = 0, delivery_ids: Sequence[int] = (), message_id: str | None = None) -> None:
+        """Record how a claimed digest ended; when sent, the alerts it carried are marked sent with it,
+        in one transaction."""
+        values: dict[str, Any] = {"status": status, "last_error": error, "next_attempt_at": next_attempt_at}
+        if status in ("sent", "empty"):
+            values.update(since=since, until=now, entries=entries, alerts=len(delivery_ids), message_id=message_id,
+                          sent_at=now if status == "sent" else None)
+        with self.engine.begin() as conn:
+            conn.execute(digests.update().where(digests.c.id == digest_id).values(**values))
+            if status == "sent" and delivery_ids:
+                conn.execute(deliveries.update().where(deliveries.c.id.in_(list(delivery_ids)),
+                                                       deliveries.c.status == "queued")
+                             .values(status="sent", sent_at=now, last_error=None))
+
+    def digests(self, notifier: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(digests).order_by(digests.c.id)
+        if notifier:
+            query = query.where(digests.c.notifier == notifier)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def last_sent_digest(self, notifier: str) -> datetime | None:
+        """When the period of the last digest sent ended: the next digest starts there."""
+        query = sa.select(sa.func.max(digests.c.until)).where(digests.c.notifier == notifier,
+                                                              digests.c.status == "sent")
+        with self.engine.connect() as conn:
+            found: datetime | None = conn.execute(query).scalar()
+        return found
+
+    def last_digest_request(self, notifier: str) -> datetime | None:
+        query = sa.select(sa.func.max(digests.c.requested_at)).where(digests.c.notifier == notifier)
+        with self.engine.connect() as conn:
+            found: datetime | None = conn.execute(query).scalar()
+        return found
+
+    def held_back(self, since: datetime | None, until: datetime) -> list[dict[str, Any]]:
+        """Reports the events stage took in without alerting (held, silenced) or as copies of a report
+        the event had, between `since` and `until`, with their event's routing keys."""
+        query = (sa.select(event_articles.c.event_id, event_articles.c.decision, event_articles.c.reason,
+                           event_articles.c.copy, event_articles.c.source, event_articles.c.title,
+                           events.c.title.label("event_title"), events.c.severity, events.c.tags, events.c.rule_ids)
+                 .join(events, events.c.id == event_articles.c.event_id)
+                 .where(event_articles.c.added_at <= until,
+                        event_articles.c.copy | event_articles.c.decision.in_(("hold", "ignore")))
+                 .order_by(event_articles.c.id))
+        if since is not None:
+            query = query.where(event_articles.c.added_at > since)  # the previous digest took up to `since`
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
@@ -256,88 +561,43 @@ class Store:
             return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
 
 
-class Intake:
-    """One article's intake inside one transaction: seen? store it, its matches, events and alerts."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def seen(self, article: Article) -> bool:
-        """Known by its source's GUID or by its canonical URL (from any source)."""
-        known = (articles.c.source == article.source) & (articles.c.guid == article.guid)
-        if article.url:  # an article without a link is known by its GUID alone
-            known = known | (articles.c.canonical_url == canonical_url(article.url))
-        return self.conn.execute(sa.select(articles.c.id).where(known).limit(1)).first() is not None
-
-    def add_article(self, article: Article) -> int:
-        result = self.conn.execute(
-            articles.insert().values(
-                source=article.source, guid=article.guid, url=article.url, canonical_url=canonical_url(article.url),
-                title=article.title, summary=article.summary, content=article.content,
-                published=article.published, fetched_at=article.fetched_at, language=article.language,
-                content_hash=content_hash(article.title, article.summary, article.content),
-            )
-        )
-        return _new_id(result)
-
-    def candidate_events(self, match: Match, article: Article) -> list[Event]:
-        """Events that matched the same rule on the same canonical URL (the v1 notion of "same story")."""
-        url = canonical_url(article.url)
-        rows = self.conn.execute(
-            sa.select(events.c.id, events.c.rule_ids, events.c.opened_at, events.c.entities, articles.c.canonical_url)
-            .join(articles, articles.c.id == events.c.first_article_id)
-            .where(articles.c.canonical_url == url)
-        ).all()
-        return [
-            Event(id=r.id, rule_ids=tuple(r.rule_ids), article_urls=(r.canonical_url,), opened_at=r.opened_at,
-                  entities=tuple(r.entities))
-            for r in rows
-            if match.rule_id in r.rule_ids
-        ]
-
-    def apply(
-        self, decision: Decision, article_id: int, match: Match, alert: Alert | None, now: datetime
-    ) -> int | None:
-        """Carry out a decision: record the match; on OPEN write the event and its outbox row.
-        Returns the new alert's id, if any."""
-        event_id = decision.event_id
-        alert_id = None
-        if decision.kind is DecisionKind.OPEN:
-            event_id = self._open_event(article_id, match, now)
-            if alert is not None:
-                payload = replace(alert, event_id=event_id).to_dict()
-                payload.pop("id")
-                alert_id = _new_id(
-                    self.conn.execute(alerts.insert().values(event_id=event_id, payload=payload, created_at=now))
-                )
-        self.conn.execute(
-            matches.insert().values(
-                article_id=article_id, event_id=event_id, rule_id=match.rule_id, severity=match.severity,
-                tags=list(match.tags), spans=[_span_json(s) for s in match.spans], decision=decision.kind.value,
-                reason=decision.reason, matched_at=now,
-            )
-        )
-        return alert_id
-
-    def _open_event(self, article_id: int, match: Match, now: datetime) -> int:
-        title = self.conn.execute(sa.select(articles.c.title).where(articles.c.id == article_id)).scalar() or ""
-        return _new_id(
-            self.conn.execute(
-                events.insert().values(
-                    rule_ids=[match.rule_id], title=title, severity=match.severity, entities=list(match.entities),
-                    first_article_id=article_id, opened_at=now, updated_at=now,
-                )
-            )
-        )
+def _source_state(row: Any) -> SourceState:
+    values = dict(row)
+    values["extra"] = values.get("extra") or {}
+    return SourceState(**values)
 
 
-def _new_id(result: sa.CursorResult[Any]) -> int:
+def inserted_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
 
 
-def _span_json(span: Any) -> dict[str, Any]:
-    return {"field": span.field, "start": span.start, "end": span.end, "text": span.text, "term": span.term,
-            "concept": span.concept, "entity": span.entity}
+# --- rule-engine queries (issue 4)
+# Imported here to keep this block apart from the rest of the module.
+from collections.abc import Iterator  # noqa: E402
 
+from monitor.models import Article  # noqa: E402
+
+
+def stored_articles(store: Store, since: datetime | None = None, until: datetime | None = None,
+                    batch: int = 500) -> Iterator[Article]:
+    """Stored articles, oldest first, published (else fetched) in [since, until): for `backtest --from-store`.
+    Read-only; read in batches so a large store does not sit in memory."""
+    when = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+    query = sa.select(articles).order_by(articles.c.id)
+    if since is not None:
+        query = query.where(when >= since)
+    if until is not None:
+        query = query.where(when < until)
+    last = 0
+    while True:
+        with store.engine.connect() as conn:
+            rows = list(conn.execute(query.where(articles.c.id > last).limit(batch)).mappings())
+        for row in rows:
+            yield Article(source=row["source"], guid=row["guid"], url=row["url"], title=row["title"],
+                          summary=row["summary"], content=row["content"], published=row["published"],
+                          fetched_at=row["fetched_at"], language=row["language"])
+        if len(rows) < batch:
+            return
+        last = rows[-1]["id"]

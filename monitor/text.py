@@ -11,8 +11,8 @@ import hashlib
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Letters whose accents carry no meaning for matching: Latin, Greek, Cyrillic, Armenian, Hebrew,
@@ -20,8 +20,23 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _STRIP_MARKS_BELOW = 0x0700
 _LATIN_EXTENDED_ADDITIONAL = range(0x1E00, 0x2000)
 
+# Traditional Chinese characters of this monitor's subjects folded to their simplified forms (朝鮮 =
+# 朝鲜, 無人機 = 无人机): common characters of news on states, armies, weapons, trade and sanctions.
+# Folding only merges, so a Japanese text written with the same characters folds alike with its terms.
+_TRADITIONAL = (
+    "鮮羅無機軍隊勞動導彈飛藥砲廠製國際協議條約簽戰爭夥關係聯蘇韓東亞對話說發經濟過進種團員業產車電網報衛潛裝"
+    "備運輸貨貿財務資凍結實體個們這為與於將來會時從後還據稱傳聞記兩萬億數師長門問題開邊區內義構點線當處術達銷訓"
+    "練習擊黨領層總統歐決級專組織計劃畫預設場艦轉讓獲準購買賣錢銀帳戶額僱傭烏蘭紅庫爾圖館現況間佈證調認確"
+)
+_SIMPLIFIED = (
+    "鲜罗无机军队劳动导弹飞药炮厂制国际协议条约签战争伙关系联苏韩东亚对话说发经济过进种团员业产车电网报卫潜装"
+    "备运输货贸财务资冻结实体个们这为与于将来会时从后还据称传闻记两万亿数师长门问题开边区内义构点线当处术达销训"
+    "练习击党领层总统欧决级专组织计划画预设场舰转让获准购买卖钱银帐户额雇佣乌兰红库尔图馆现况间布证调认确"
+)
+
 # Persian and Arabic write some letters differently; fold them to one form.
-_VARIANTS = str.maketrans({"ی": "ي", "ى": "ي", "ک": "ك", "ۀ": "ه", "ة": "ه"})
+_VARIANTS = str.maketrans({"ی": "ي", "ى": "ي", "ک": "ك", "ۀ": "ه", "ة": "ه", **dict(zip(_TRADITIONAL, _SIMPLIFIED,
+                                                                                          strict=True))})
 
 
 def is_cjk(char: str) -> bool:
@@ -39,22 +54,27 @@ def is_cjk(char: str) -> bool:
     )
 
 
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uf900-\ufaff" \
+    "\U00020000-\U0002fa1f"
+
+
 @lru_cache(maxsize=65536)
 def fold_char(char: str) -> str:
     """One character folded for matching; "" drops it, " " makes it a separator."""
-    folded = unicodedata.normalize("NFKC", char).casefold().translate(_VARIANTS)
     out = []
-    for part in unicodedata.normalize("NFKD", folded):
-        category = unicodedata.category(part)
-        if category == "Mn" and (ord(char) < _STRIP_MARKS_BELOW or ord(char) in _LATIN_EXTENDED_ADDITIONAL):
-            continue
-        if category == "Nd":
-            out.append(str(unicodedata.digit(part)))  # Persian and Arabic-Indic digits
-        elif part.isalnum() or category in ("Mn", "Mc"):
-            out.append(part)
-        else:
-            out.append(" ")
-    return unicodedata.normalize("NFC", "".join(out))
+    for folded in unicodedata.normalize("NFKC", char).casefold().translate(_VARIANTS):
+        for part in unicodedata.normalize("NFKD", folded):
+            category = unicodedata.category(part)
+            if category == "Mn" and (ord(folded) < _STRIP_MARKS_BELOW or ord(folded) in _LATIN_EXTENDED_ADDITIONAL):
+                continue
+            if category == "Nd":
+                out.append(str(unicodedata.digit(part)))  # Persian and Arabic-Indic digits
+            elif part.isalnum() or category in ("Mn", "Mc"):
+                out.append(part)
+            else:
+                out.append(" ")
+    text = unicodedata.normalize("NFC", "".join(out))
+    return " " if text and not text.strip() else text  # "…" is one separator, not three
 
 
 def fold(text: str) -> str:
@@ -62,19 +82,177 @@ def fold(text: str) -> str:
     return Folded.of(text).text
 
 
-@dataclass(frozen=True)
-class Folded:
-    """Folded text and, for each of its characters, the index of the original character it came from."""
+class _Offsets:
+    """A monotone map between the offsets of a text before and after some stretches were replaced.
 
-    text: str
-    origin: tuple[int, ...]
+    Each replacement `(old_start, old_length, new_length)` stands for `old_length` characters that became
+    `new_length` ones; every new character of a replacement comes from its first old one.
+    """
+
+    __slots__ = ("_old", "_new", "_replacements")
+
+    def __init__(self, replacements: list[tuple[int, int, int]]) -> None:
+        self._replacements = replacements
+        self._old = [r[0] for r in replacements]
+        self._new = []
+        shift = 0
+        for old_start, old_length, new_length in replacements:
+            self._new.append(old_start + shift)
+            shift += new_length - old_length
+
+    def to_old(self, new: int) -> int:
+        k = bisect_right(self._new, new) - 1
+        if k < 0:
+            return new
+        old_start, old_length, new_length = self._replacements[k]
+        new_start = self._new[k]
+        if new < new_start + new_length:
+            return old_start
+        return new - new_start - new_length + old_start + old_length
+
+    def to_new(self, old: int) -> int:
+        """The first new offset whose old offset is at or after `old`."""
+        k = bisect_right(self._old, old) - 1
+        if k < 0:
+            return old
+        old_start, old_length, new_length = self._replacements[k]
+        new_start = self._new[k]
+        if old == old_start:
+            return new_start
+        if old < old_start + old_length:
+            return new_start + new_length
+        return old - old_start - old_length + new_start + new_length
+
+
+class _Explicit:
+    """The reference fold's map: one original offset per folded character."""
+
+    __slots__ = ("_origin",)
+
+    def __init__(self, origin: list[int]) -> None:
+        self._origin = origin
+
+    def to_old(self, new: int) -> int:
+        return self._origin[new]
+
+    def to_new(self, old: int) -> int:
+        return bisect_left(self._origin, old)
+
+
+# The fast fold: `str.lower` (C speed), ASCII separators to spaces by a byte table, the other
+# characters that fold to a space by one regex pass, and only the rest of the characters whose fold
+# differs from themselves through `fold_char`. Most letters of the scripts below fold to themselves
+# once lower-cased; `_REGULAR` lists them (tests check every character against `fold_char`).
+_ASCII_SEPARATORS = bytes(b if chr(b).isalnum() or b >= 0x80 else 0x20 for b in range(256))
+_SPACES = re.compile(r"  +")
+_INTO_CJK = re.compile(f"[^ {_CJK_CLASS}][{_CJK_CLASS}]")
+_OUT_OF_CJK = re.compile(f"[{_CJK_CLASS}][^ {_CJK_CLASS}]")
+_HAS_CJK = re.compile(f"[{_CJK_CLASS}]")
+_CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
+_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+
+
+def _class_of(codes: Iterable[int]) -> str:
+    """A regex class body for a set of code points, as ranges."""
+    ranges: list[list[int]] = []
+    for code in sorted(codes):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+_CHECKED = [*range(0x00A0, 0x0B00), *range(0x0E00, 0x0F00), *range(0x2000, 0x2070), *range(0x3000, 0x3100),
+            *range(0xFF00, 0xFFF0)]
+_SEPARATOR = re.compile(f"[{_class_of(c for c in _CHECKED if fold_char(chr(c)) == ' ')}]")
+# Hangul syllables and Han fold to themselves (test_text.py checks it), but for the traditional forms.
+_REGULAR = _class_of(
+    [c for c in _CHECKED if fold_char(chr(c)) == chr(c)]
+    + [c for c in [*range(0xAC00, 0xD7A4), *range(0x4E00, 0xA000)] if chr(c) not in _TRADITIONAL]
+)
+_IRREGULAR = re.compile(f"[^\\x20-\\x7e{_REGULAR}]")
+
+
+def _cjk_edges(text: str) -> list[int]:
+    """Where a CJK character meets another script's letter (a word boundary to insert). Korean puts
+    spaces between its words, so there one regex pass beats a look at each run of CJK characters."""
+    if _HANGUL.search(text):
+        return sorted(m.start() + 1 for edge in (_INTO_CJK, _OUT_OF_CJK) for m in edge.finditer(text))
+    edges = []
+    for run in _CJK_RUN.finditer(text):
+        start, end = run.span()
+        if start and text[start - 1] != " ":
+            edges.append(start)
+        if end < len(text) and text[end] != " ":
+            edges.append(end)
+    return edges
+
+
+def _fold_fast(original: str) -> tuple[str, tuple[_Offsets, ...]] | None:
+    lowered = original.lower()
+    if len(lowered) != len(original):  # "İ" lower-cases to two characters: take the reference path
+        return None
+    text = lowered.encode("utf-8").translate(_ASCII_SEPARATORS).decode("utf-8")
+    maps: list[_Offsets] = []
+    if not text.isascii():
+        text = _SEPARATOR.sub(" ", text)
+        resized: list[tuple[int, int, int]] = []
+
+        def one(m: re.Match[str]) -> str:
+            out = fold_char(m.group())
+            if len(out) != 1:
+                resized.append((m.start(), 1, len(out)))
+            return out
+
+        text = _IRREGULAR.sub(one, text)
+        if resized:
+            maps.append(_Offsets(resized))
+        if _HAS_CJK.search(text):
+            edges = _cjk_edges(text)
+            if edges:
+                text = " ".join(text[a:b] for a, b in zip([0, *edges], [*edges, len(text)], strict=True))
+                maps.append(_Offsets([(edge, 0, 1) for edge in edges]))
+    collapsed = [(m.start(), m.end() - m.start(), 1) for m in _SPACES.finditer(text)]
+    if collapsed:
+        text = _SPACES.sub(" ", text)
+    if text.startswith(" "):
+        text = text[1:]
+        if collapsed and collapsed[0][0] == 0:
+            collapsed[0] = (0, collapsed[0][1], 0)
+        else:
+            collapsed.insert(0, (0, 1, 0))
+    if text.endswith(" "):
+        text = text[:-1]
+    if collapsed:
+        maps.append(_Offsets(collapsed))
+    return text, tuple(maps)
+
+
+class Folded:
+    """Folded text and the way back from each of its characters to the original one it came from."""
+
+    __slots__ = ("text", "_maps")
+
+    def __init__(self, text: str, maps: tuple[_Offsets | _Explicit, ...] = ()) -> None:
+        self.text = text
+        self._maps = maps
 
     @classmethod
     def of(cls, original: str) -> Folded:
+        fast = _fold_fast(original)
+        return cls(*fast) if fast is not None else cls.reference(original)
+
+    @classmethod
+    def reference(cls, original: str) -> Folded:
+        """The definition of folding, one character at a time (slow; `of` gives the same result)."""
         chars: list[str] = []
         origin: list[int] = []
         for index, char in enumerate(original):
             for out in fold_char(char):
+                if chars and out != " " and chars[-1] != " " and is_cjk(out) != is_cjk(chars[-1]):
+                    chars.append(" ")  # a CJK character next to another script's letter: a boundary
+                    origin.append(index)
                 if out == " " and (not chars or chars[-1] == " "):
                     continue
                 chars.append(out)
@@ -82,22 +260,31 @@ class Folded:
         if chars and chars[-1] == " ":
             chars.pop()
             origin.pop()
-        return cls("".join(chars), tuple(origin))
+        return cls("".join(chars), (_Explicit(origin),))
+
+    def origin(self, index: int) -> int:
+        """The original offset the folded character at `index` came from."""
+        for offsets in reversed(self._maps):
+            index = offsets.to_old(index)
+        return index
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original offsets of the folded range [start, end)."""
-        return self.origin[start], self.origin[end - 1] + 1
+        return self.origin(start), self.origin(end - 1) + 1
 
     def folded_index(self, original_index: int) -> int:
         """The first folded character at or after an original offset."""
-        return bisect_left(self.origin, original_index)
+        for offsets in self._maps:
+            original_index = offsets.to_new(original_index)
+        return min(original_index, len(self.text))
 
 
 # A sentence ends at . ! ? … (and their CJK forms) before a space, or at a line break. A dot does not
 # end one after a lone capital or a common abbreviation ("U.S.", "Gen.", "тыс."), after a number of
 # one or two digits (ordinal dates: "am 19. Juni", "19. června"), or before a lower-case word
 # ("2024. gada", "1 тыс. контейнеров"): sentences in cased scripts start with a capital.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+|(?<=[。！？])\s*|\s*\n\s*")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+|[。！？]\s*")
+_LINE_BREAK = re.compile(r"\n\s*")
 _ABBREVIATIONS = frozenset(
     {
         "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "maj", "capt", "adm", "st", "jr", "sr",
@@ -110,13 +297,14 @@ _ABBREVIATIONS = frozenset(
 
 def sentence_starts(text: str) -> list[int]:
     """Original offsets where sentences begin (the first is always 0)."""
-    starts = [0]
+    starts = {0} | {m.end() for m in _LINE_BREAK.finditer(text) if m.end() < len(text)}
     for boundary in _SENTENCE_END.finditer(text):
         end = boundary.end()
-        if end >= len(text) or ("\n" not in boundary.group() and _continues(text, boundary.start(), end)):
+        mark = boundary.start() + 1  # just after the punctuation
+        if end >= len(text) or ("\n" not in text[mark:end] and _continues(text, mark, end)):
             continue
-        starts.append(end)
-    return starts
+        starts.add(end)
+    return sorted(starts)
 
 
 def _continues(text: str, dot: int, following: int) -> bool:
@@ -125,7 +313,7 @@ def _continues(text: str, dot: int, following: int) -> bool:
         return False
     if text[following].islower():
         return True
-    before = text[:dot - 1].rsplit(None, 1)
+    before = text[max(0, dot - 41):dot - 1].rsplit(None, 1)  # the word before the dot (a long one is no abbreviation)
     word = before[-1].lstrip("(\"'«“").lower() if before else ""
     return len(word) == 1 or word in _ABBREVIATIONS or (word.isdigit() and len(word) <= 2)
 
@@ -138,36 +326,52 @@ def paragraph_starts(text: str) -> list[int]:
     return [0] + [m.end() for m in _PARAGRAPH_BREAK.finditer(text) if m.end() < len(text)]
 
 
-@dataclass(frozen=True)
-class Document:
-    """One field of an article, prepared for matching: folded text plus its word, sentence and
-    paragraph structure in folded coordinates."""
+_WORD = re.compile(f"[{_CJK_CLASS}]|[^ {_CJK_CLASS}]+")
 
-    original: str
-    folded: Folded
-    word_starts: tuple[int, ...]  # folded offsets where tokens begin (each Han or kana char is one)
-    sentence_starts: tuple[int, ...]  # folded offsets
-    paragraph_starts: tuple[int, ...]
-    original_sentence_starts: tuple[int, ...]
+
+class Document:
+    """One field of an article, prepared for matching: folded text plus its word, sentence and paragraph
+    structure in folded coordinates. The structure is worked out on first use: most texts match no rule
+    that needs it."""
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.folded = Folded.of(original)
 
     @classmethod
     def of(cls, original: str) -> Document:
-        folded = Folded.of(original)
-        sentences = sentence_starts(original)
-        return cls(
-            original=original,
-            folded=folded,
-            word_starts=tuple(_token_starts(folded.text)),
-            sentence_starts=tuple(folded.folded_index(s) for s in sentences),
-            paragraph_starts=tuple(folded.folded_index(p) for p in paragraph_starts(original)),
-            original_sentence_starts=tuple(sentences),
-        )
+        return cls(original)
 
     @property
     def text(self) -> str:
         return self.folded.text
 
+    @cached_property
+    def word_starts(self) -> tuple[int, ...]:
+        """Folded offsets where tokens begin (each Han, kana or Hangul character is one)."""
+        return tuple(m.start() for m in _WORD.finditer(self.folded.text))
+
+    @cached_property
+    def original_sentence_starts(self) -> tuple[int, ...]:
+        return tuple(sentence_starts(self.original))
+
+    @cached_property
+    def sentence_starts(self) -> tuple[int, ...]:
+        """Folded offsets where sentences begin."""
+        return tuple(self.folded.folded_index(s) for s in self.original_sentence_starts)
+
+    @cached_property
+    def paragraph_starts(self) -> tuple[int, ...]:
+        return tuple(self.folded.folded_index(p) for p in paragraph_starts(self.original))
+
+    @cached_property
+    def _has_cjk(self) -> bool:
+        return _HAS_CJK.search(self.folded.text) is not None
+
     def word_at(self, index: int) -> int:
+        """The number of the word holding folded offset `index` (without CJK: the spaces before it)."""
+        if not self._has_cjk:
+            return self.folded.text.count(" ", 0, index + 1) - (self.folded.text[index:index + 1] == " ")
         return bisect_right(self.word_starts, index) - 1
 
     def sentence_at(self, index: int) -> int:
@@ -184,16 +388,6 @@ class Document:
         while end > start and self.original[end - 1].isspace():
             end -= 1
         return start, end
-
-
-def _token_starts(folded: str) -> list[int]:
-    starts = []
-    previous = " "
-    for index, char in enumerate(folded):
-        if char != " " and (previous == " " or is_cjk(char) or is_cjk(previous)):
-            starts.append(index)
-        previous = char
-    return starts
 
 
 # Query parameters that identify a click, not a document.
@@ -239,3 +433,52 @@ def registered_domain(url: str) -> str:
 def content_hash(*parts: str) -> str:
     """A hash of the folded text: the same words in another layout hash alike."""
     return hashlib.sha256(" ".join(fold(p) for p in parts).encode()).hexdigest()[:32]
+
+
+# Letters that tell one language of a script from its neighbours.
+_CYRILLIC_MARKERS = (("uk", "іїєґ"), ("be", "ў"), ("sr", "ђћџ"), ("mk", "ѓќѕ"), ("ru", "ыэё"), ("bg", "ъ"))
+_ARABIC_MARKERS = (("ur", "ٹڈڑںے"), ("fa", "پچژگکی"))
+
+
+def script_language(text: str, sample: int = 2000) -> str | None:
+    """The language a text's script tells without doubt (Hangul → ko, kana → ja, Han → zh, Hebrew → he,
+    Greek → el, Thai → th, Devanagari → hi, Cyrillic and Arabic by their distinctive letters), else None.
+    Latin-script languages are not guessed: a filter on them needs the language from the source."""
+    counts: dict[str, int] = {}
+    letters = [c for c in text[:sample].lower() if c.isalpha()]
+    for char in letters:
+        script = _script(char)
+        counts[script] = counts.get(script, 0) + 1
+    if not counts:
+        return None
+    script = max(counts, key=lambda s: counts[s])
+    if script == "hangul" or (script == "han" and counts.get("hangul")):
+        return "ko"
+    if script == "kana" or (script == "han" and counts.get("kana")):
+        return "ja"
+    if script in ("cyrillic", "arabic"):
+        markers = _CYRILLIC_MARKERS if script == "cyrillic" else _ARABIC_MARKERS
+        present = set(letters)
+        return next((lang for lang, chars in markers if present & set(chars)), "ar" if script == "arabic" else None)
+    return {"han": "zh", "hebrew": "he", "greek": "el", "thai": "th", "devanagari": "hi"}.get(script)
+
+
+def _script(char: str) -> str:
+    code = ord(char)
+    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        return "hangul"
+    if 0x3040 <= code <= 0x30FF:
+        return "kana"
+    if is_cjk(char):
+        return "han"
+    for script, first, last in _SCRIPT_RANGES:
+        if first <= code <= last:
+            return script
+    return "other"
+
+
+_SCRIPT_RANGES = (
+    ("latin", 0x0041, 0x024F), ("greek", 0x0370, 0x03FF), ("cyrillic", 0x0400, 0x052F),
+    ("hebrew", 0x0590, 0x05FF), ("arabic", 0x0600, 0x06FF), ("devanagari", 0x0900, 0x097F),
+    ("thai", 0x0E00, 0x0E7F), ("latin", 0x1E00, 0x1EFF),
+)

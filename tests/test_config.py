@@ -99,7 +99,8 @@ def test_an_unknown_source_kind_is_a_config_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "monitor.cli", "check", "--config", str(path), "--rules", rules],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert 'sources[0].kind: unknown source kind "carrier-pigeon" (known: rss)' in done.stderr
+    known = "gdelt, html, rss, sanctions, telegram"
+    assert f'sources[0].kind: unknown source kind "carrier-pigeon" (known: {known})' in done.stderr
 
 
 def test_check_fetches_every_source(tmp_path: Path, loopback: LoopbackServer) -> None:

@@ -6,24 +6,38 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel
 
 from monitor.cli import _parser
-from monitor.config import NotifierConfig, RouteConfig, Settings, SourceConfig, StoreConfig
+from monitor.config import (
+    NOTIFIER_CONFIGS,
+    SOURCE_CONFIGS,
+    EventsConfig,
+    HttpConfig,
+    RouteConfig,
+    Settings,
+    StoreConfig,
+)
 
 ROOT = Path(__file__).parents[1]
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()
 README = (ROOT / "README.md").read_text()
 
 
+MODELS: tuple[type[BaseModel], ...] = (Settings, StoreConfig, EventsConfig, *SOURCE_CONFIGS.values(), HttpConfig,
+                                       *NOTIFIER_CONFIGS, RouteConfig)
+
+
 def keys(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]
+    found = []
+    for name, field in model.model_fields.items():
+        found.append(field.alias or name)
+        if isinstance(field.validation_alias, AliasChoices):  # an old name still accepted
+            found += [str(c) for c in field.validation_alias.choices if c != name]
+    return found
 
 
-@pytest.mark.parametrize(
-    "key",
-    [f"{m.__name__}.{k}" for m in (Settings, StoreConfig, SourceConfig, NotifierConfig, RouteConfig) for k in keys(m)],
-)
+@pytest.mark.parametrize("key", [f"{m.__name__}.{k}" for m in MODELS for k in keys(m)])
 def test_every_config_key_is_documented(key: str) -> None:
     name = key.split(".")[1]
     assert f"`{name}`" in CONFIG_DOC or f"[{name}]" in CONFIG_DOC, f"{key} is not in docs/configuration.md"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from loopback import LoopbackServer
 
-from monitor.config import NotifierConfig, Settings, SourceConfig, StoreConfig
+from monitor.config import ConsoleConfig, Settings, SourceConfig, StoreConfig
 from monitor.daemon import App
 from monitor.models import SEVERITIES
 
@@ -58,7 +58,10 @@ def test_the_seed_story_alerts_once_and_nothing_else_does(loopback: LoopbackServ
     assert {"dprk_labor", "dprk_russia_military"} <= {t for a in first for t in a["tags"]}
     for url in SEED_URLS:  # the most severe rule on each report pages someone
         assert max(SEVERITIES.index(str(a["severity"])) for a in first if a["url"] == url) >= SEVERITIES.index("high")
-    assert len({(a["rule_id"], a["url"]) for a in first}) == len(first)  # one alert per (rule, article)
+    # One story, one alert: the first report alerts, the rewrite is a follow-up of the same event.
+    assert [a["kind"] for a in first] == ["alert", "follow_up"]
+    assert len({a["event_id"] for a in first}) == 1
+    assert first[-1]["sources"] == 2
 
     assert run_once(config, tmp_path) == []  # a restart: a new process on the same database
 
@@ -69,7 +72,7 @@ def test_a_second_cycle_in_the_same_process_alerts_on_nothing(
     settings = Settings(
         store=StoreConfig(url=f"sqlite:///{tmp_path / 'monitor.db'}"),
         sources=[SourceConfig(name="seed-feed", url=loopback.serve_file("/feed.xml", FEED))],
-        notifiers=[NotifierConfig(name="console", format="jsonl")],
+        notifiers=[ConsoleConfig(name="console", format="jsonl")],
     )
     app = App(settings, ROOT / "rules")
     try:

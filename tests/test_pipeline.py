@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from loopback import LoopbackServer, Response
 
-from monitor.config import NotifierConfig, Settings, SourceConfig, StoreConfig
+from monitor.config import ConsoleConfig, Settings, SourceConfig, StoreConfig
 from monitor.daemon import App
 from monitor.http import HttpClient
 from monitor.store import articles
@@ -39,7 +39,7 @@ def app(loopback: LoopbackServer, tmp_path: Path) -> App:
     settings = Settings(
         store=StoreConfig(url=f"sqlite:///{tmp_path / 'monitor.db'}"),
         sources=[SourceConfig(name=name, url=loopback.url(path)) for name, path in paths.items()],
-        notifiers=[NotifierConfig(name="console", format="jsonl")],
+        notifiers=[ConsoleConfig(name="console", format="jsonl")],
     )
     client = HttpClient(read_timeout=1.0, deadline=3.0, max_bytes=1_000_000, retries=1, backoff=0.01)
     created = App(settings, ROOT / "tests" / "data" / "rules", fetcher=client)

@@ -101,6 +101,7 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """A copy of the registry for this test, so registrations here do not leak into others."""
     monkeypatch.setattr(sources, "_PARSERS", dict(sources._PARSERS))
+    monkeypatch.setattr(sources, "_KINDS", dict(sources._KINDS))
 
 
 def test_rss_is_registered_like_any_other_kind() -> None:
@@ -111,20 +112,20 @@ def test_rss_is_registered_like_any_other_kind() -> None:
 def test_unknown_kind_names_the_known_ones() -> None:
     with pytest.raises(ConfigError) as raised:
         parser_for("x")
-    assert raised.value.problems == ['unknown source kind "x" (known: rss)']
+    assert raised.value.problems == ['unknown source kind "x" (known: gdelt, html, rss, sanctions, telegram)']
 
 
 @pytest.mark.usefixtures("registry")
 def test_a_third_party_kind_registers_through_the_same_call() -> None:
-    def telegram(result: FetchResult, source: SourceConfig) -> Parsed:
+    def pigeon(result: FetchResult, source: SourceConfig) -> Parsed:
         return Parsed()
 
-    register("telegram", telegram)
-    register("telegram", telegram)  # importing a plugin twice is harmless
-    assert parser_for("telegram") is telegram
-    assert known_kinds() == ("rss", "telegram")
+    register("carrier-pigeon", pigeon)
+    register("carrier-pigeon", pigeon)  # importing a plugin twice is harmless
+    assert parser_for("carrier-pigeon") is pigeon
+    assert known_kinds() == ("carrier-pigeon", "gdelt", "html", "rss", "sanctions", "telegram")
     with pytest.raises(ValueError, match='"rss" is already registered'):
-        register("rss", telegram)
+        register("rss", pigeon)
 
 
 # --- RSS 2.0 and Atom ---------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from factories import ingest_one
 
-from monitor.events import Policy, alert_for, decide
-from monitor.models import Article, DecisionKind, Match, SourceState
+from monitor.intake import intake as article_intake
+from monitor.models import Article, Match, SourceState
 from monitor.store import Store, StoreError, alerts, articles, create_engine, events, open_store
 
 NOW = datetime(2025, 6, 19, 9, 0, tzinfo=UTC)
@@ -26,12 +27,7 @@ def store(tmp_path: Path) -> Store:
 
 
 def intake(store: Store, item: Article) -> int | None:
-    with store.transaction() as tx:
-        if tx.seen(item):
-            return None
-        article_id = tx.add_article(item)
-        decision = decide(MATCH, item.url, tx.candidate_events(MATCH, item), Policy(), NOW)
-        return tx.apply(decision, article_id, MATCH, alert_for(item, MATCH, NOW), NOW)
+    return ingest_one(store, item, [MATCH], NOW)
 
 
 def test_an_article_is_known_by_guid_or_canonical_url(store: Store) -> None:
@@ -39,6 +35,14 @@ def test_an_article_is_known_by_guid_or_canonical_url(store: Store) -> None:
     assert intake(store, article(guid="1", url="https://example.org/other")) is None  # same GUID
     assert intake(store, article(guid="2", url="https://EXAMPLE.org/a#comments")) is None  # same canonical URL
     assert intake(store, article(guid="3", url="https://example.org/b")) is not None
+
+
+def test_the_same_text_from_another_source_is_known(store: Store) -> None:
+    text = "North Korea is considering sending 25,000 workers to Russia's Alabuga special economic zone."
+    first = Article(source="a", guid="1", url="https://a.org/1", title="Workers", summary=text)
+    copy = Article(source="b", guid="9", url="https://b.org/other-path", title="Workers", summary=text)
+    assert intake(store, first) is not None
+    assert intake(store, copy) is None
 
 
 def test_event_and_outbox_row_are_written_together(store: Store) -> None:
@@ -50,7 +54,7 @@ def test_event_and_outbox_row_are_written_together(store: Store) -> None:
 
 
 def test_a_failed_transaction_leaves_nothing_half_written(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.transaction() as tx:
+    with pytest.raises(RuntimeError), article_intake(store) as tx:
         tx.add_article(article())
         raise RuntimeError("the disk filled up")
     assert store.count(articles) == 0
@@ -87,15 +91,6 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         conn.execute(sa.text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
     with pytest.raises(StoreError, match="schema version 99, newer than this monitor"):
         Store(engine)
-
-
-def test_decide_ignores_a_rule_that_already_alerted_on_the_article(store: Store) -> None:
-    intake(store, article())
-    with store.transaction() as tx:
-        candidates = tx.candidate_events(MATCH, article())
-    decision = decide(MATCH, "https://example.org/a", candidates, Policy(), NOW)
-    assert decision.kind is DecisionKind.IGNORE
-    assert "already alerted" in decision.reason
 
 
 def test_articles_without_a_link_are_known_by_guid_alone(store: Store) -> None:

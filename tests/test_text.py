@@ -2,7 +2,17 @@
 
 import pytest
 
-from monitor.text import Document, Folded, canonical_url, content_hash, fold, registered_domain
+from monitor.text import (
+    _TRADITIONAL,
+    Document,
+    Folded,
+    canonical_url,
+    content_hash,
+    fold,
+    fold_char,
+    registered_domain,
+    script_language,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,11 +26,16 @@ from monitor.text import Document, Folded, canonical_url, content_hash, fold, re
         ("Kim Jong-un’s", "kim jong un s"),
         ("U.S. Treasury", "u s treasury"),
         ("Straße", "strasse"),
-        ("北朝鮮が", "北朝鮮が"),  # kana voicing marks are letters, not accents
+        ("北朝鮮が", "北朝鲜が"),  # kana stays; the traditional 鮮 folds to the simplified 鲜
+        ("ガ", "ガ"),  # kana voicing marks are letters, not accents
+        ("俄羅斯無人機", "俄罗斯无人机"),  # traditional Chinese = simplified
+        ("Å", "a"),  # the angstrom sign folds like the letter
+        ("shahed朝鲜", "shahed 朝鲜"),  # a Han character next to a Latin letter is a word boundary
         ("북한이", "북한이"),  # Hangul stays composed
         ("کشور ی", "كشور ي"),  # Persian letter forms fold to the Arabic ones
         ("۲۵۰۰۰", "25000"),
         ("  many\n\tspaces  ", "many spaces"),
+        ("a…b", "a b"),
     ],
 )
 def test_fold(written: str, folded: str) -> None:
@@ -97,3 +112,31 @@ def test_content_hash_ignores_layout() -> None:
 )
 def test_registered_domain(url: str, domain: str) -> None:
     assert registered_domain(url) == domain
+
+
+def test_han_and_hangul_fold_to_themselves_but_for_traditional_forms() -> None:
+    """The fast fold takes these ranges as they are (see `_REGULAR` in text.py)."""
+    changed = {chr(c) for c in [*range(0xAC00, 0xD7A4), *range(0x4E00, 0xA000)] if fold_char(chr(c)) != chr(c)}
+    assert changed == set(_TRADITIONAL)
+
+
+def test_lower_case_first_folds_alike() -> None:
+    """The fast fold lower-cases the whole text before folding characters one by one."""
+    different = [hex(c) for c in range(0x30000) if not 0xD800 <= c <= 0xDFFF
+                 and len(chr(c).lower()) == 1 and fold_char(chr(c)) != fold_char(chr(c).lower())]
+    assert different == []
+
+
+@pytest.mark.parametrize("lang", ["ko", "ja", "zh", "uk", "ru", "bg", "ar", "fa", "he", "el"])
+def test_script_tells_the_language(lang: str) -> None:
+    texts = {"ko": "북한이 노동자를 보냈다", "ja": "北朝鮮が兵士を派遣した", "zh": "朝鲜向俄罗斯派兵",
+             "uk": "Північна Корея надіслала",
+             "ru": "Северная Корея отправила рабочих на заводы", "bg": "Северна Корея изпрати войници със съюзник ъ",
+             "ar": "كوريا الشمالية ترسل عمالا", "fa": "کره شمالی کارگران را فرستاد", "he": "צפון קוריאה שלחה",
+             "el": "Η Βόρεια Κορέα έστειλε"}
+    assert script_language(texts[lang]) == lang
+
+
+def test_latin_script_is_not_guessed() -> None:
+    assert script_language("Nordkorea schickt Arbeiter") is None
+    assert script_language("") is None

@@ -7,6 +7,7 @@ from typing import TextIO
 
 from monitor.errors import DeliveryError
 from monitor.models import Alert
+from monitor.notify import Receipt, Thread
 from monitor.notify.render import console_json, console_text
 
 
@@ -16,7 +17,7 @@ class ConsoleNotifier:
         self.format = format
         self.stream = stream
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, thread: Thread | None = None) -> Receipt:
         stream = self.stream or sys.stdout  # looked up late: tests and `demo` swap stdout
         if self.format == "jsonl":
             text = console_json(alert) + "\n"
@@ -27,3 +28,4 @@ class ConsoleNotifier:
             stream.flush()
         except (OSError, ValueError) as exc:  # a closed pipe: the reader is gone
             raise DeliveryError(f"cannot write to the console: {exc}", retryable=False) from exc
+        return Receipt()

@@ -1,142 +1,270 @@
 """Every term of every enabled rule in one Aho-Corasick automaton: one pass over a text finds them all.
 
 A term compiles to pieces (see `Term.parse`); the automaton finds pieces, and a term's hit is its
-pieces found in consecutive words, each with the word boundaries it asks for.
+pieces found in consecutive words. Word boundaries are part of the automaton's patterns: a piece that
+needs a boundary is stored with a space on that side and the text is scanned with a space at each end,
+so the automaton reports only whole-word hits and no hit is checked in Python.
+
+Each rule also gets a prefilter (`requirements`): groups of keys of which at least one per group must
+occur for the rule to have a chance. The automaton's hits then pick the few rules worth evaluating.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from typing import NamedTuple
 
 import ahocorasick
 
-from monitor.rules.model import Piece, Rule, RuleSet, Term, TermRef, leaves
+from monitor.rules.model import (
+    AnyOf,
+    ConceptRef,
+    Condition,
+    Count,
+    NoneOf,
+    Rule,
+    RuleSet,
+    Term,
+    TermRef,
+    Year,
+    children_of,
+    leaves,
+)
 from monitor.text import Document, is_cjk
 
 
-@dataclass(frozen=True)
-class Owner:
-    """What a term hit counts for: a concept (maybe one of its entities) or a rule's inline term."""
+class Hit(NamedTuple):
+    """A place in one field that satisfies a leaf (`key`): folded offsets, the term, the entity."""
 
-    key: str
-    entity: str | None = None
-
-
-@dataclass(frozen=True)
-class Hit:
     field: str
-    start: int  # folded offsets
+    start: int
     end: int
-    word: int
-    sentence: int
-    paragraph: int
     term: Term
     key: str
     entity: str | None = None
 
 
-class CompiledRules:
-    """The rule set with its automaton; `scan` turns a field's text into hits."""
+class _Entry(NamedTuple):
+    """What an automaton pattern stands for: a piece of a term, and how to get its span back."""
 
-    def __init__(self, ruleset: RuleSet) -> None:
+    term: int
+    piece: int
+    back: int  # start = automaton end index - back (text coordinates)
+    length: int
+    widen_left: bool
+    widen_right: bool
+
+
+_YEAR = re.compile(r"(?<![0-9])[0-9]{4}(?![0-9])")
+_YEAR_TERM = Term("(a year)", ())
+
+
+class CompiledRules:
+    """The rule set with its automaton; `scan` turns a field's text into hits by key."""
+
+    def __init__(self, ruleset: RuleSet, rules: Iterable[Rule] | None = None) -> None:
         self.ruleset = ruleset
-        self.rules: tuple[Rule, ...] = ruleset.enabled
-        self.rule_keys = {r.id: frozenset(leaf.key for leaf in leaves(r.condition)) for r in self.rules}
+        self.rules: tuple[Rule, ...] = tuple(ruleset.enabled if rules is None else rules)
         self.terms: list[Term] = []
-        self.owners: list[set[Owner]] = []
+        self.owners: list[list[tuple[str, str | None]]] = []
+        self.exceptions: dict[int, list[int]] = {}
+        self.regexes: dict[str, list[tuple[Term, str | None]]] = defaultdict(list)  # key → its regex terms
         self._term_index: dict[str, int] = {}
-        for term, owner in self._used_terms():
-            self._add(term, owner)
+        for term, key, entity in self._used_terms():
+            self._add(term, key, entity)
+        self.lazy_keys = frozenset(self.regexes) | {
+            leaf.key for rule in self.rules for leaf in leaves(rule.condition, positive=False)
+            if isinstance(leaf, Year)
+        }
+        self.term_languages = any(term.languages for term in self.terms)
+        self.rule_keys = {r.id: frozenset(leaf.key for leaf in leaves(r.condition)) for r in self.rules}
+        self.requirements = {r.id: requirements(r.condition, self.lazy_keys) for r in self.rules}
+        self._by_trigger, self._always = self._dispatch()
         self.automaton = _build_automaton(self.terms)
 
-    def _used_terms(self) -> Iterable[tuple[Term, Owner]]:
+    def _used_terms(self) -> Iterator[tuple[Term, str, str | None]]:
         seen_concepts: set[str] = set()
         for rule in self.rules:
             for leaf in leaves(rule.condition, positive=False):
                 if isinstance(leaf, TermRef):
-                    yield leaf.term, Owner(leaf.key)
-                elif leaf.name not in seen_concepts:
+                    yield leaf.term, leaf.key, None
+                elif isinstance(leaf, ConceptRef) and leaf.name not in seen_concepts:
                     seen_concepts.add(leaf.name)
                     for term, entity in self.ruleset.concepts[leaf.name].all_terms():
-                        yield term, Owner(leaf.key, entity)
+                        yield term, leaf.key, entity
 
-    def _add(self, term: Term, owner: Owner) -> None:
-        index = self._term_index.get(term.text)
+    def _add(self, term: Term, key: str, entity: str | None) -> None:
+        if term.regex is not None:
+            self.regexes[key].append((term, entity))
+            return
+        index = self._index(term)
+        if (key, entity) not in self.owners[index]:
+            self.owners[index].append((key, entity))
+        if term.not_in and index not in self.exceptions:
+            self.exceptions[index] = [self._index(t) for t in term.not_in]
+
+    def _index(self, term: Term) -> int:
+        index = self._term_index.get(term.key)
         if index is None:
-            index = self._term_index[term.text] = len(self.terms)
+            index = self._term_index[term.key] = len(self.terms)
             self.terms.append(term)
-            self.owners.append(set())
-        self.owners[index].add(owner)
+            self.owners.append([])
+        return index
 
-    def scan(self, field: str, doc: Document) -> list[Hit]:
-        if not self.terms or not doc.text:
-            return []
-        pieces = self._find_pieces(doc.text)
+    def _dispatch(self) -> tuple[dict[str, list[int]], list[int]]:
+        """Each rule filed under the keys of one of its requirement groups: the group whose keys the fewest
+        other rules require (a rule's own concept, not the country every rule names). Rules with no
+        requirement run always."""
+        shared: dict[str, int] = defaultdict(int)
+        for groups in self.requirements.values():
+            for key in {k for group in groups for k in group}:
+                shared[key] += 1
+        by_trigger: dict[str, list[int]] = defaultdict(list)
+        always: list[int] = []
+        for number, rule in enumerate(self.rules):
+            groups = self.requirements[rule.id]
+            if not groups:
+                always.append(number)
+                continue
+            for key in min(groups, key=lambda group: sum(shared[k] for k in group)):
+                by_trigger[key].append(number)
+        return dict(by_trigger), always
+
+    def candidates(self, present: Mapping[str, object]) -> list[Rule]:
+        """The rules whose every requirement group has a key among `present`, in rule order."""
+        numbers = set(self._always)
+        for key in present:
+            numbers.update(self._by_trigger.get(key, ()))
+        out = []
+        for number in sorted(numbers):
+            rule = self.rules[number]
+            if all(not group.isdisjoint(present) for group in self.requirements[rule.id]):
+                out.append(rule)
+        return out
+
+    def scan(self, field: str, doc: Document, language: str | None = None) -> dict[str, list[Hit]]:
+        """Every automaton hit in one field, by key."""
+        text = doc.text
+        if not self.terms or not text:
+            return {}
+        found: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        pieces: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+        for end, entries in self.automaton.iter(" " + text + " "):
+            for term, piece, back, length, widen_left, widen_right in entries:  # unpacked: the hot loop
+                start = end - back
+                stop = start + length
+                if widen_left:
+                    start = text.rfind(" ", 0, start) + 1
+                if widen_right:
+                    space = text.find(" ", stop)
+                    stop = len(text) if space < 0 else space
+                if piece < 0:
+                    found[term].append((start, stop))
+                else:
+                    pieces[(term, piece)].append((start, stop))
+        if pieces:
+            for index, spans in _chain(self.terms, pieces, text):
+                found[index] += spans
+        return self._hits(field, found, language)
+
+    def _hits(self, field: str, found: dict[int, list[tuple[int, int]]], language: str | None) -> dict[str, list[Hit]]:
+        by_key: dict[str, list[Hit]] = defaultdict(list)
+        for index, spans in found.items():
+            owners = self.owners[index]
+            if not owners:
+                continue  # only an exception phrase
+            term = self.terms[index]
+            if term.languages and language not in term.languages:
+                continue
+            if index in self.exceptions:
+                spans = _outside(spans, [s for e in self.exceptions[index] for s in found.get(e, ())])
+            for key, entity in owners:
+                by_key[key] += [Hit(field, start, end, term, key, entity) for start, end in spans]
+        return by_key
+
+    def lazy_hits(self, key: str, field: str, doc: Document) -> list[Hit]:
+        """Hits of a key the automaton cannot find: regex terms, years."""
         hits = []
-        for term_index, spans in _chain(self.terms, pieces, doc):
-            term = self.terms[term_index]
-            for start, end in spans:
-                position = (doc.word_at(start), doc.sentence_at(start), doc.paragraph_at(start))
-                hits += [Hit(field, start, end, *position, term, o.key, o.entity) for o in self.owners[term_index]]
+        if key.startswith("year:"):
+            first, last = (int(n) for n in key.removeprefix("year:").split("-"))
+            for m in _YEAR.finditer(doc.text):
+                if first <= int(m.group()) <= last:
+                    hits.append(Hit(field, m.start(), m.end(), _YEAR_TERM, key))
+        for term, entity in self.regexes.get(key, ()):
+            assert term.regex is not None
+            hits += [Hit(field, m.start(), m.end(), term, key, entity) for m in term.regex.finditer(doc.text)
+                     if m.end() > m.start()]
         return hits
 
-    def _find_pieces(self, text: str) -> dict[tuple[int, int], list[tuple[int, int]]]:
-        found: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-        for last, (pattern, places) in self.automaton.iter(text):
-            start, end = last - len(pattern) + 1, last + 1
-            for term_index, piece_index in places:
-                piece = self.terms[term_index].pieces[piece_index]
-                if _bounded(text, start, end, piece):
-                    found[(term_index, piece_index)].append(_whole_words(text, start, end, piece))
-        return found
+
+def requirements(condition: Condition, lazy: frozenset[str]) -> list[frozenset[str]]:
+    """Groups of keys, one of each of which must occur for `condition` to hold (a sound approximation).
+
+    Keys found lazily (regex terms, years) cannot be required: a group holding one is dropped."""
+    if isinstance(condition, ConceptRef | TermRef | Year):
+        return [] if condition.key in lazy else [frozenset({condition.key})]
+    if isinstance(condition, NoneOf):
+        return []
+    if isinstance(condition, Count):
+        return requirements(condition.leaf, lazy)
+    if isinstance(condition, AnyOf):
+        alternatives = [requirements(child, lazy) for child in condition.children]
+        if any(not groups for groups in alternatives):
+            return []
+        return [frozenset(key for groups in alternatives for key in groups[0])]
+    groups = [group for child in children_of(condition) for group in requirements(child, lazy)]
+    return sorted(set(groups), key=len)
 
 
 def _build_automaton(terms: list[Term]) -> ahocorasick.Automaton:
-    places: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    entries: dict[str, list[_Entry]] = defaultdict(list)
     for term_index, term in enumerate(terms):
+        single = len(term.pieces) == 1
         for piece_index, piece in enumerate(term.pieces):
-            places[piece.pattern].append((term_index, piece_index))
+            left = " " if piece.needs_left_boundary else ""
+            right = " " if piece.needs_right_boundary else ""
+            pattern = left + piece.pattern + right
+            entry = _Entry(
+                term=term_index,
+                piece=-1 if single else piece_index,
+                back=len(pattern) - len(left),
+                length=len(piece.pattern),
+                widen_left=piece.open_left and not is_cjk(piece.pattern[0]),
+                widen_right=piece.open_right and not is_cjk(piece.pattern[-1]),
+            )
+            entries[pattern].append(entry)
     automaton = ahocorasick.Automaton()
-    for pattern, where in places.items():
-        automaton.add_word(pattern, (pattern, tuple(where)))
-    if places:
+    for pattern, where in entries.items():
+        automaton.add_word(pattern, tuple(where))
+    if entries:
         automaton.make_automaton()
     return automaton
 
 
-def _is_boundary(text: str, index: int) -> bool:
-    return index < 0 or index >= len(text) or text[index] == " " or is_cjk(text[index])
-
-
-def _bounded(text: str, start: int, end: int, piece: Piece) -> bool:
-    if piece.needs_left_boundary and not _is_boundary(text, start - 1):
-        return False
-    return not (piece.needs_right_boundary and not _is_boundary(text, end))
-
-
-def _whole_words(text: str, start: int, end: int, piece: Piece) -> tuple[int, int]:
-    """A wildcard piece's span widened to its whole word, so highlights cover "workers", not "worker"."""
-    if piece.open_left and not is_cjk(piece.pattern[0]):
-        start = text.rfind(" ", 0, start) + 1
-    if piece.open_right and not is_cjk(piece.pattern[-1]):
-        space = text.find(" ", end)
-        end = len(text) if space < 0 else space
-    return start, end
-
-
 def _chain(
-    terms: list[Term], pieces: dict[tuple[int, int], list[tuple[int, int]]], doc: Document
-) -> Iterable[tuple[int, list[tuple[int, int]]]]:
-    """Whole-term spans: each piece found in the word right after the previous piece's last word."""
+    terms: list[Term], pieces: dict[tuple[int, int], list[tuple[int, int]]], text: str
+) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+    """Whole-term spans: each piece found in the word right after the previous piece's word."""
     for (term_index, piece_index), spans in pieces.items():
         if piece_index != 0:
             continue
         for next_index in range(1, len(terms[term_index].pieces)):
             following = pieces.get((term_index, next_index), [])
-            spans = [(s, e2) for s, e in spans for s2, e2 in following if doc.word_at(s2) == doc.word_at(e - 1) + 1]
+            spans = [(s, e2) for s, e in spans for s2, e2 in following if _next_word(text, e, s2)]
             if not spans:
                 break
         if spans:
             yield term_index, spans
+
+
+def _next_word(text: str, end: int, start: int) -> bool:
+    if start == end + 1:
+        return text[end] == " "
+    return start == end and (is_cjk(text[end - 1]) or is_cjk(text[start]))
+
+
+def _outside(spans: list[tuple[int, int]], exceptions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans that no exception span contains."""
+    return [(s, e) for s, e in spans if not any(a <= s and e <= b for a, b in exceptions)]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
 from monitor.models import FIELDS
 from monitor.text import fold, is_cjk
+
+STATUSES: tuple[str, ...] = ("stable", "test", "experimental")
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,23 @@ class Piece:
 
 @dataclass(frozen=True)
 class Term:
-    """A phrase as written in a rule, and the pieces it compiles to."""
+    """A phrase as written in a rule, and the pieces it compiles to.
+
+    `languages`: the term counts only in articles of these languages (empty: in any). `not_in`: phrases
+    inside which a hit of the term does not count ("worker*" not in "workers party"). `regex`: a `/…/`
+    term, matched on the folded text (the slow path).
+    """
 
     text: str
     pieces: tuple[Piece, ...]
+    languages: frozenset[str] = frozenset()
+    not_in: tuple[Term, ...] = ()
+    regex: re.Pattern[str] | None = None
+    location: Location = field(default=Location(""), compare=False)
 
     @classmethod
-    def parse(cls, text: str) -> Term:
+    def parse(cls, text: str, languages: frozenset[str] = frozenset(), not_in: tuple[Term, ...] = (),
+              location: Location = Location("")) -> Term:
         """`"северн* коре*"` → pieces `северн*`, `коре*`; a `*` ends a piece, a leading `*` opens one."""
         words: list[tuple[str, bool, bool]] = []
         for raw in text.split():
@@ -69,7 +83,17 @@ class Term:
                 current = []
         if current:
             pieces.append(Piece(" ".join(current), open_left, False))
-        return cls(text, tuple(pieces))
+        return cls(text, tuple(pieces), languages, not_in, location=location)
+
+    @property
+    def key(self) -> str:
+        """What tells this term apart from another of the same text (its options)."""
+        key = self.text
+        if self.languages:
+            key += " lang=" + ",".join(sorted(self.languages))
+        if self.not_in:
+            key += " not_in=" + "|".join(t.text for t in self.not_in)
+        return key
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,7 @@ class Concept:
     entities: tuple[tuple[str, tuple[Term, ...]], ...] = ()  # (entity name, its aliases)
     description: str = ""
     location: Location = Location("")
+    builtin: bool = False
 
     def all_terms(self) -> list[tuple[Term, str | None]]:
         """Every term with the entity it names (None for plain terms)."""
@@ -104,7 +129,27 @@ class TermRef:
 
     @property
     def key(self) -> str:
-        return f"term:{self.term.text}"
+        return f"term:{self.term.key}"
+
+
+@dataclass(frozen=True)
+class Year:
+    """A year (a four-digit number from 1000 to 2199) in the range [first, last] occurs."""
+
+    first: int
+    last: int
+
+    @property
+    def key(self) -> str:
+        return f"year:{self.first}-{self.last}"
+
+
+@dataclass(frozen=True)
+class Count:
+    """A leaf (concept or term) occurs at least `at_least` times (distinct places)."""
+
+    leaf: ConceptRef | TermRef
+    at_least: int
 
 
 @dataclass(frozen=True)
@@ -125,28 +170,69 @@ class NoneOf:
 
 
 @dataclass(frozen=True)
+class InFields:
+    """`field:` scoping: the child must hold within these fields of the article."""
+
+    fields: tuple[str, ...]
+    child: Condition
+
+
+@dataclass(frozen=True)
 class Window:
-    unit: Literal["words", "sentence", "paragraph"]
-    size: int = 0  # words only
+    unit: Literal["words", "chars", "sentence", "paragraph"]
+    size: int = 0  # words and chars only
+
+    def __str__(self) -> str:
+        return f"{self.size} {self.unit}" if self.unit in ("words", "chars") else self.unit
 
 
 @dataclass(frozen=True)
 class Near:
+    """Every operand holds inside one window; with `ordered`, their hits come in the order written."""
+
     window: Window
     operands: tuple[Condition, ...]
+    ordered: bool = False
 
 
-Condition = ConceptRef | TermRef | AllOf | AnyOf | NoneOf | Near
+Leaf = ConceptRef | TermRef | Year
+Condition = ConceptRef | TermRef | Year | Count | AllOf | AnyOf | NoneOf | InFields | Near
 
 
-def leaves(condition: Condition, positive: bool = True) -> list[ConceptRef | TermRef]:
+def children_of(condition: Condition) -> tuple[Condition, ...]:
+    if isinstance(condition, AllOf | AnyOf | NoneOf):
+        return condition.children
+    if isinstance(condition, Near):
+        return condition.operands
+    if isinstance(condition, InFields):
+        return (condition.child,)
+    if isinstance(condition, Count):
+        return (condition.leaf,)
+    return ()
+
+
+def leaves(condition: Condition, positive: bool = True) -> list[Leaf]:
     """The leaves of a condition; with `positive`, only those outside any `not`."""
-    if isinstance(condition, ConceptRef | TermRef):
+    if isinstance(condition, ConceptRef | TermRef | Year):
         return [condition]
     if isinstance(condition, NoneOf) and positive:
         return []
-    children = condition.operands if isinstance(condition, Near) else condition.children
-    return [leaf for child in children for leaf in leaves(child, positive)]
+    return [leaf for child in children_of(condition) for leaf in leaves(child, positive)]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A text a rule must (`expect`) or must not match: its regression test, run by `rules check`."""
+
+    text: str
+    expect: bool
+    title: str = ""
+    language: str | None = None
+    source: str = "example"
+    location: Location = Location("")
+
+
+Realert = Literal["never", "exponential"] | timedelta
 
 
 @dataclass(frozen=True)
@@ -160,6 +246,18 @@ class Rule:
     description: str = ""
     enabled: bool = True
     location: Location = Location("")
+    status: str = "stable"
+    author: str = ""
+    falsepositives: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    languages: frozenset[str] = frozenset()  # empty: any language
+    sources: frozenset[str] = frozenset()  # source names or tags; empty: any source
+    examples: tuple[Example, ...] = ()
+    # For the events stage: how long an event stays open for this rule (None: the global policy), how
+    # many independent sources must agree before it alerts, and whether a later match alerts again.
+    window: timedelta | None = None
+    min_sources: int = 1
+    realert: Realert = "never"
 
 
 @dataclass(frozen=True)

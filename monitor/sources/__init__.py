@@ -7,17 +7,40 @@ there is one way in and `monitor.sources` holds no special cases.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from monitor.config import SourceConfig
 from monitor.errors import ConfigError
-from monitor.models import FetchResult, Parsed
+from monitor.models import Article, FetchResult, Parsed
 
 Parser = Callable[[FetchResult, SourceConfig], Parsed]
+# A list kind's articles are a whole list, diffed against the last snapshot; this words one change
+# ("new", "changed" or "removed") of an entry as the article rules see.
+Announcer = Callable[[Article, str, SourceConfig], Article]
+
+
+def source_address(source: SourceConfig) -> str:
+    return source.url
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the pipeline needs to know of a kind besides its parser; the defaults fit a feed."""
+
+    parse: Parser
+    address: Callable[[SourceConfig], str] = source_address  # the URL one poll fetches
+    announce: Announcer | None = None  # set for list kinds: articles are diffed snapshots
+    host_interval: float | None = None  # seconds between requests its host asks for (GDELT: 5)
+
 
 _PARSERS: dict[str, Parser] = {}
+_KINDS: dict[str, Kind] = {}
 
 
-def register(kind: str, parser: Parser) -> None:
+def register(
+    kind: str, parser: Parser, *, address: Callable[[SourceConfig], str] | None = None,
+    announce: Announcer | None = None, host_interval: float | None = None,
+) -> None:
     """Make `kind` usable in `[[sources]] kind = "…"`.
 
     Registering the same parser twice is harmless (a module imported again); taking over a kind
@@ -29,6 +52,14 @@ def register(kind: str, parser: Parser) -> None:
     if current is not None and current is not parser:
         raise ValueError(f'source kind "{kind}" is already registered to {_name_of(current)}')
     _PARSERS[kind] = parser
+    _KINDS[kind] = Kind(parser, address or source_address, announce, host_interval)
+
+
+def kind_of(name: str) -> Kind:
+    """The registered kind, or a plain feed-like kind around a parser registered into `_PARSERS` only."""
+    parser = parser_for(name)
+    found = _KINDS.get(name)
+    return found if found is not None and found.parse is parser else Kind(parser)
 
 
 def parser_for(kind: str) -> Parser:
@@ -49,4 +80,8 @@ def _name_of(parser: Parser) -> str:
 
 
 # Built-in kinds, registered by importing them (last, since they import `register` from here).
+from monitor.sources import gdelt as gdelt  # noqa: E402
+from monitor.sources import html as html  # noqa: E402
 from monitor.sources import rss as rss  # noqa: E402
+from monitor.sources import sanctions as sanctions  # noqa: E402
+from monitor.sources import telegram as telegram  # noqa: E402

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, FeatureNotFound, UnicodeDammit
 from bs4.element import (
     Comment,
     Declaration,
@@ -44,6 +44,8 @@ _NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
 
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace but a newline, incl. no-break space
 _BLANK_LINES = re.compile(r"\n{3,}")
+_HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 # Only semicolon-terminated references: bare legacy ones (`&copy`, `&not`) would turn
 # "Smith&notes" into "Smith¬es" in text that was never HTML.
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
@@ -55,6 +57,41 @@ def html_to_text(fragment: str) -> str:
         return clean_text(fragment)
     soup = BeautifulSoup(_MARKERS.sub("", fragment), "html.parser")
     return _tidy(_flatten(soup))
+
+
+def decode_html(content: bytes, content_type: str = "") -> str:
+    """A page's bytes as text. Valid UTF-8 is UTF-8 (servers label UTF-8 pages latin-1 more often than
+    the reverse); else the HTTP charset; else the page's own `<meta charset>` wherever it sits, then a
+    guess (chardet). A gb2312 label is read as GB18030, the superset the bytes usually need."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    labels = [m.group(1) for m in [_HTTP_CHARSET.search(content_type)] if m]
+    labels += [m.group(1).decode("ascii", "replace") for m in [_META_CHARSET.search(content[:65536])] if m]
+    for label in labels:
+        try:
+            return content.decode(_superset(label), errors="replace")
+        except LookupError:
+            continue  # an unknown label ("invalid"): the next clue
+    guess = UnicodeDammit(content, is_html=True).original_encoding
+    return content.decode(_superset(guess or "windows-1252"), errors="replace")
+
+
+def parse_html(content: bytes, content_type: str = "") -> BeautifulSoup:
+    """A page as a tree: lxml's parser, html.parser where lxml is not installed."""
+    text = decode_html(content, content_type)
+    try:
+        return BeautifulSoup(text, "lxml")
+    except FeatureNotFound:
+        return BeautifulSoup(text, "html.parser")
+
+
+def _superset(label: str) -> str:
+    label = label.strip().lower()
+    return {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "ascii": "windows-1252",
+            "us-ascii": "windows-1252", "iso-8859-1": "windows-1252", "latin-1": "windows-1252",
+            "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "shift_jis": "cp932", "sjis": "cp932"}.get(label, label)
 
 
 def clean_text(text: str) -> str:

@@ -100,7 +100,13 @@ def _parse_xml_feed(body: bytes, result: FetchResult, source: SourceConfig) -> P
     language = _language(feed.feed.get("language")) or _language(source.language)
     context = _Context(source.name, result.url, result.fetched_at, language)
     articles, entry_problems = _articles(feed.entries, context, _xml_entry)
-    return Parsed(tuple(articles), tuple(problems + entry_problems))
+    return Parsed(tuple(articles), tuple(problems + entry_problems), ttl=_ttl(feed.feed.get("ttl")))
+
+
+def _ttl(value: object) -> float | None:
+    """RSS 2.0 `<ttl>`: minutes the channel may be cached before it is fetched again."""
+    text = str(value or "").strip()
+    return float(text) * 60 if text.isdigit() and int(text) > 0 else None
 
 
 def _prepared(body: bytes, content_type: str) -> tuple[bytes, list[str], bool]:
