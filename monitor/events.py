@@ -88,6 +88,13 @@ class Sighting:
     matches: tuple[Match, ...]
     fingerprint: Fingerprint | None = None
     official: bool = False
+    published: datetime | None = None  # when the report says it was published
+
+    def at(self, now: datetime) -> datetime:
+        """The time of the report: its publication (never in the future), else now. Events are windows
+        on the story's time, not on when we happened to fetch it: a catch-up after downtime or an old
+        article found late joins its own story, not today's."""
+        return min(self.published, now) if self.published else now
 
     @property
     def primary(self) -> Match:
@@ -170,7 +177,8 @@ def _realert_interval(event: Event, policy: Policy) -> timedelta | None:
 def _event_to_join(sighting: Sighting, candidates: Sequence[Event], policy: Policy,
                    now: datetime) -> tuple[Event | None, str, bool]:
     """The open event this sighting belongs to, why, and whether it is a copy of one of its articles."""
-    open_events = [e for e in candidates if e.opened_at <= now < e.closes_at]
+    at = sighting.at(now)
+    open_events = [e for e in candidates if abs(at - e.opened_at) < e.window]
     if sighting.fingerprint is not None:
         best = max(((_closest(sighting.fingerprint, e, policy), e) for e in open_events),
                    key=lambda pair: pair[0], default=(0.0, None))

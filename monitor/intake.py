@@ -65,7 +65,8 @@ class Intake:
     def candidate_events(self, sighting: Sighting, policy: Policy, now: datetime) -> list[Event]:
         """Events opened inside the longest window that share an entity or a MinHash band."""
         longest = max([policy.window, *(s.window for s in policy.rules.values() if s.window)])
-        days = [(now - longest + timedelta(days=n)).date() for n in range((longest.days or 0) + 2)]
+        at = sighting.at(now)  # the story's time: reports may arrive late or out of order
+        days = [(at - longest + timedelta(days=n)).date() for n in range(2 * longest.days + 3)]
         keys = [k for day in days for k in _entity_keys(sighting.entities, day)] + _band_keys(sighting.fingerprint)
         if not keys:
             return []
@@ -75,7 +76,8 @@ class Intake:
         if not ids:
             return []
         rows = self.conn.execute(
-            sa.select(events).where(events.c.id.in_(set(ids)), events.c.opened_at > now - longest)
+            sa.select(events).where(events.c.id.in_(set(ids)), events.c.opened_at > at - longest,
+                                    events.c.opened_at < at + longest)
         ).mappings().all()
         members = self._members([row["id"] for row in rows])
         return [_event(row, members.get(row["id"], [])) for row in rows]
@@ -99,7 +101,7 @@ class Intake:
               now: datetime) -> Applied:
         """Open or update the event, link the article with its evidence and keys, record the matches."""
         if decision.event_id is None:
-            event_id, opened = self._open(decision, article_id, article, sighting, policy, now), now
+            event_id, opened = self._open(decision, article_id, article, sighting, policy, now), sighting.at(now)
         else:
             event = self.event(decision.event_id)
             event_id, opened = event.id, event.opened_at
@@ -120,7 +122,7 @@ class Intake:
         return inserted_id(self.conn.execute(events.insert().values(
             state=_STATE[decision.kind], rule_ids=list(sighting.rule_ids), title=article.title,
             severity=sighting.primary.severity, tags=_tags(sighting), entities=sorted(sighting.entities),
-            first_article_id=article_id, opened_at=now, updated_at=now,
+            first_article_id=article_id, opened_at=sighting.at(now), updated_at=now,
             window_seconds=int(policy.window_for(sighting.rule_ids).total_seconds()),
             min_sources=policy.min_sources_for(sighting.rule_ids), official=sighting.official,
             alert_count=1 if alerted else 0, last_alert_at=now if alerted else None,

@@ -136,17 +136,13 @@ class Event:
     severity: str
     entities: tuple[str, ...]
     opened_at: datetime
-    window: timedelta  # open to joiners until opened_at + window
+    window: timedelta  # takes reports published less than this before or after it opened
     fingerprints: tuple[Fingerprint, ...] = ()  # of its articles that are not copies of another
     domains: tuple[str, ...] = ()  # independent voices: registered domains of its original reports
     min_sources: int = 1
     official: bool = False  # an official source reported it
     alert_count: int = 0
     last_alert_at: datetime | None = None
-
-    @property
-    def closes_at(self) -> datetime:
-        return self.opened_at + self.window
 
 
 class DecisionKind(StrEnum):

@@ -171,6 +171,7 @@ def sighting_of(article: Article, found: Sequence[Match], official: bool = False
         matches=tuple(found),
         fingerprint=fingerprint(text),
         official=official,
+        published=article.published,
     )
 
 
