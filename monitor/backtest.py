@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from monitor.grading import Cue, read_stage
 from monitor.models import Article, Match
 from monitor.rules.model import Rule
+from monitor.rules.stages import StageScanner
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class Line:
     article: Article | None = None
     labels: frozenset[str] | None = None
     problem: str | None = None
+    stage: str | None = None  # the line's `stage` label (intent, agreed, observed, designated, denied, none)
 
 
 def read_articles(stream: TextIO, source_name: str = "backtest") -> Iterator[Line]:
@@ -30,7 +33,8 @@ def read_articles(stream: TextIO, source_name: str = "backtest") -> Iterator[Lin
             record = json.loads(raw)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
-            yield Line(number, _article(record, source_name), _labels(record))
+            stage = record.get("stage")
+            yield Line(number, _article(record, source_name), _labels(record), stage=str(stage) if stage else None)
         except (ValueError, KeyError, TypeError) as exc:
             yield Line(number, problem=f"{exc.__class__.__name__}: {exc}")
 
@@ -142,4 +146,29 @@ def score_table(scores: list[TagScore], articles: int) -> str:
         lines.append(f"{s.tag:<24} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>6.3f} {s.support:>8} "
                      f"{s.tp:>4} {s.fp:>4} {s.fn:>4}")
     lines.append(f"({articles} labelled articles)")
+    return "\n".join(lines)
+
+
+# --- the evidence ladder -------------------------------------------------------------------------
+
+STAGE_LABELS = ("intent", "agreed", "observed", "designated", "denied", "none")
+
+
+def predicted_stage(scanner: StageScanner, article: Article, found: Sequence[Match]) -> str:
+    """The stage label the lexicons give an article: read near its matches' spans, or in its whole text
+    when no rule matched (an evaluation line need not match the pack)."""
+    cues, anchors = scanner.scan(article, [s for m in found for s in m.spans])
+    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end) for c in cues], anchors).label
+
+
+def stage_table(pairs: Sequence[tuple[str, str]]) -> str:
+    """Accuracy and the confusion matrix (rows: the label; columns: what the lexicons said)."""
+    right = sum(1 for predicted, gold in pairs if predicted == gold)
+    labels = [s for s in STAGE_LABELS if any(s in pair for pair in pairs)]
+    width = max([len(s) for s in labels] + [10])
+    lines = [f"stage accuracy {right}/{len(pairs)} = {right / len(pairs) if pairs else 0.0:.3f}", "",
+             f"{'label/said':<{width}} " + " ".join(f"{s:>{width}}" for s in labels)]
+    for gold in labels:
+        row = [sum(1 for p, g in pairs if g == gold and p == said) for said in labels]
+        lines.append(f"{gold:<{width}} " + " ".join(f"{n:>{width}}" for n in row))
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import resources
@@ -29,14 +29,17 @@ from monitor.config import (
 from monitor.demo import bundled_feeds, serve
 from monitor.errors import ConfigError, MonitorError, RuleErrors
 from monitor.eventlog import active_silences, add_silence, event_detail, recent_events
+from monitor.logs import protect, redact, setup_logging
 from monitor.models import SEVERITIES, Article
 from monitor.notify.render import plain
 from monitor.rules import Matcher, load_rules
 from monitor.rules.model import Rule, RuleSet
+from monitor.rules.stages import StageScanner
 from monitor.store import Store, open_store, stored_articles
 
 if TYPE_CHECKING:
     from monitor.daemon import App
+    from monitor.web import WebServer
 
 log = logging.getLogger("monitor")
 EXIT_USAGE = 2  # a bad config or rule set: fix the input, then run again
@@ -45,22 +48,20 @@ EXIT_USAGE = 2  # a bad config or rule set: fix the input, then run again
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose or args.command == "run"
-        else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose or args.command == "run"
+                  else logging.WARNING, getattr(args, "log_format", "text"))
+    if args.verbose < 2:  # the scheduler logs every job run at INFO; our own cycle summary says more
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         return int(args.handler(args))
     except ConfigError as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
+        print(f"monitor: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except RuleErrors as exc:
         print(f"monitor: the rules do not load ({len(exc.errors)} errors):\n{exc}", file=sys.stderr)
         return EXIT_USAGE
     except MonitorError as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
+        print(f"monitor: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="PATH", help="TOML config (default: $MONITOR_CONFIG, else defaults)")
     common.add_argument("--rules", metavar="DIR", help="rules directory (default: rules_dir, ./rules, shipped pack)")
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    common.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="log lines as text (default) or one JSON object a line")
 
     parser = argparse.ArgumentParser(prog="monitor", description="Sanctions and military-cooperation event monitor.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -80,10 +83,21 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("run", _run, "run the daemon: poll every source on its interval and deliver alerts")
+    run = command("run", _run, "run the daemon: poll every source on its interval and deliver alerts")
+    run.add_argument("--web-port", type=int, metavar="N", help="also serve the web view on port N ([web] host)")
+    run.add_argument("--health-port", type=int, metavar="N", help="serve /healthz and /metrics (Prometheus) on port N")
+    run.add_argument("--health-host", default="127.0.0.1", metavar="HOST",
+                     help="the address for --health-port (default 127.0.0.1; 0.0.0.0 in a container)")
     command("once", _once, "poll every source once, deliver the alerts, exit")
     demo = command("demo", _demo, "serve the bundled sample feeds on loopback and run one cycle (no network)")
     demo.add_argument("--format", choices=["text", "jsonl"], default="text", help="console output format")
+    demo.add_argument("--web", action="store_true", help="then serve the web view of the results on 127.0.0.1 "
+                      "until Ctrl-C")
+    demo.add_argument("--web-port", type=int, default=8080, metavar="N", help="the port for --web (default 8080; "
+                      "0: any free port)")
+    web = command("web", _web, "serve the read-only web view of the store (events, sources, rules)")
+    web.add_argument("--host", help="address to bind (default: [web] host, 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port (default: [web] port, 8080; 0: any free port)")
     check = command("check", _check, "validate the config and the rules, and fetch every source once")
     check.add_argument("--offline", action="store_true", help="skip fetching the sources")
     command("sources", _sources, "the health of every source (ok, degraded, failing, stale), from the store")
@@ -136,7 +150,9 @@ def resolve_rules_dir(option: str | Path | None, settings: Settings) -> Path:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    protect(settings, os.environ)  # from here on, no log line or error message shows its secrets
+    return settings
 
 
 def _app(args: argparse.Namespace) -> App:
@@ -153,9 +169,13 @@ def _run(args: argparse.Namespace) -> int:
     app = _app(args)
     if not app.sources:
         log.warning("no sources configured; copy config.example.toml and pass --config")
+    server = _start_web(app.settings, app.store, lambda: app.matcher.compiled.ruleset, port=args.web_port) \
+        if args.web_port is not None else None
     try:
-        return run_daemon(app)
+        return run_daemon(app, health_port=args.health_port, health_host=args.health_host)
     finally:
+        if server:
+            server.stop()
         app.close()
 
 
@@ -184,11 +204,62 @@ def _demo(args: argparse.Namespace) -> int:
         app = App(settings, rules_dir)
         try:
             reports = app.run_once()
+            alerts = sum(len(r.alerts) for r in reports)
+            print(f"demo: {len(feeds)} feeds served on loopback, {sum(r.items for r in reports)} articles, "
+                  f"{alerts} alerts from {len(app.matcher.rules)} rules in {rules_dir}", file=sys.stderr)
+            if args.web:
+                _serve_until_stopped(_start_web(settings, app.store, lambda: app.matcher.compiled.ruleset, "127.0.0.1",
+                                                args.web_port))
         finally:
             app.close()
-    alerts = sum(len(r.alerts) for r in reports)
-    print(f"demo: {len(feeds)} feeds served on loopback, {sum(r.items for r in reports)} articles, "
-          f"{alerts} alerts from {len(app.matcher.rules)} rules in {rules_dir}", file=sys.stderr)
+    return 0
+
+
+# --- the web view (issue 10) -----------------------------------------------------------------------
+
+def _start_web(settings: Settings, store: Store, rules: Callable[[], RuleSet], host: str | None = None,
+               port: int | None = None) -> WebServer:
+    """The web view on (host, port), started; refuses (ConfigError, exit 2) to expose it without a login."""
+    from monitor.web import WebContext, WebServer, check_exposure, create_app
+
+    host = host or settings.web.host
+    check_exposure(settings.web, host)
+    fetch = (lambda url: _fetch_text(url, settings)) if settings.web.fetch_urls else None
+    app = create_app(WebContext(settings, store, rules, fetch_text=fetch))
+    try:
+        server = WebServer(app, host, settings.web.port if port is None else port).start()
+    except OSError as exc:
+        raise ConfigError([f"web: cannot serve on {host}:{port}: {exc.strerror}; choose another --port"]) from None
+    print(f"web view at {server.url}/", file=sys.stderr, flush=True)
+    return server
+
+
+def _serve_until_stopped(server: WebServer) -> None:
+    """Block until Ctrl-C or SIGTERM, then stop the server."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _web(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from monitor.web import check_exposure
+
+    check_exposure(settings.web, args.host or settings.web.host)  # before anything opens
+    rules = load_rules(resolve_rules_dir(args.rules, settings))
+    store = open_store(settings.store.url)
+    try:
+        _serve_until_stopped(_start_web(settings, store, lambda: rules, args.host, args.port))
+    finally:
+        store.close()
     return 0
 
 
@@ -204,7 +275,12 @@ def _check(args: argparse.Namespace) -> int:
     print(f"rules ok: {len(ruleset.enabled)} enabled rules, {len(ruleset.concepts)} concepts in {rules_dir}")
     if args.offline:
         return 0
+    from monitor.credentials import check_credentials
+
     failed = 0
+    for check in check_credentials(settings, os.environ):  # Slack auth.test, SMTP login: nothing is sent
+        failed += check.ok is False
+        print(check, flush=True)
     for source, outcome in _probe_sources(settings):
         failed += outcome.startswith("error")
         print(f"{source.name:<28} {outcome}", flush=True)
@@ -320,6 +396,8 @@ def _backtest(args: argparse.Namespace) -> int:
         print("monitor: give either FILE.jsonl or --from-store", file=sys.stderr)
         return EXIT_USAGE
     pairs: list[tuple[frozenset[str], frozenset[str]]] = []
+    stages: list[tuple[str, str]] = []  # (what the stage lexicons said, the line's `stage` label)
+    scanner = StageScanner(ruleset)
     hits: dict[str, int] = {r.id: 0 for r in matcher.rules}
     problems, articles = 0, 0
     progress = sys.stderr.isatty()
@@ -340,6 +418,8 @@ def _backtest(args: argparse.Namespace) -> int:
                     print(json.dumps(backtest.match_record(line.article, match), ensure_ascii=False), flush=True)
             if line.labels is not None:
                 pairs.append((frozenset(t for m in found for t in m.tags), line.labels))
+            if line.stage is not None:
+                stages.append((backtest.predicted_stage(scanner, line.article, found), line.stage))
             if progress and articles % 100 == 0:
                 print(f"\r{articles} articles…", end="", file=sys.stderr, flush=True)
     except OSError as exc:
@@ -349,9 +429,11 @@ def _backtest(args: argparse.Namespace) -> int:
         print("\r", end="", file=sys.stderr)
     if args.format == "table":
         print(backtest.rule_table(matcher.rules, hits, articles))
-    if args.labels:
+    if args.labels and (pairs or not stages):
         tags = {t for r in matcher.rules for t in r.tags} | {t for _, gold in pairs for t in gold}
         print(backtest.score_table(backtest.score(pairs, tags), len(pairs)), file=sys.stderr)
+    if args.labels and stages:
+        print(backtest.stage_table(stages), file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -468,9 +550,12 @@ def _events(args: argparse.Namespace) -> int:
         found = recent_events(store, args.limit, args.state)
     finally:
         store.close()
-    print(f"{'id':>5}  {'state':<8} {'severity':<8} {'opened (UTC)':<16} {'src':>3} {'rep':>3}  title")
+    print(f"{'id':>5}  {'state':<8} {'severity':<8} {'grade':<5} {'stage':<11} {'opened (UTC)':<16} {'src':>3} "
+          f"{'rep':>3}  title")
     for e in found:
-        print(f"{e.id:>5}  {e.state:<8} {e.severity:<8} {e.opened_at:%Y-%m-%d %H:%M} {e.sources:>3} {e.reports:>3}  "
+        stage = (e.stage or "-") + ("!" if e.denied else "")  # ! : a party denied it
+        print(f"{e.id:>5}  {e.state:<8} {e.severity:<8} {e.grade or '-':<5} {stage:<11} "
+              f"{e.opened_at:%Y-%m-%d %H:%M} {e.sources:>3} {e.reports:>3}  "
               f"{plain(e.title)[:80]}")
     return 0
 
@@ -486,6 +571,7 @@ def _event_show(args: argparse.Namespace) -> int:
         return 1
     event, reports = found
     print(f"event {event.id}: {plain(event.title)}")
+    print(f"  grade {event.grade or '-'}, stage {event.stage or '-'}" + (", denied by a party" if event.denied else ""))
     print(f"  state {event.state}, severity {event.severity}, opened {event.opened_at:%Y-%m-%d %H:%M} UTC, "
           f"{event.sources} independent sources, {event.reports} reports")
     print(f"  rules: {', '.join(event.rule_ids)}")

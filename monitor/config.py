@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    SecretStr,
     Tag,
     ValidationError,
     field_validator,
@@ -68,6 +69,7 @@ class EventsConfig(_Section):
     similarity: float = Field(default=0.5, gt=0, le=1)  # near-duplicate threshold (Jaccard of 3-word shingles)
     containment: float = Field(default=0.8, gt=0, le=1)  # or the shorter text's share found in the longer
     realert_base: timedelta = timedelta(hours=1)  # first interval of `realert: exponential`
+    grade_threshold: str = Field(default="B2", pattern=r"^[A-F][1-6]$")  # a grade change across it: update
 
     _durations = field_validator("window", "realert_base", mode="before")(parse_duration)
 
@@ -86,6 +88,11 @@ class SourceConfig(_Section):
     full_text: bool = False  # fetch each new item's page once and extract the article body
     expect_every: timedelta | None = None  # silent longer than this: stale (default: 3 days; sanctions: never)
     max_bytes: int | None = Field(default=None, gt=0)  # response size cap (default: [http] max_bytes)
+    # Analyst grading (docs/grading.md): the Admiralty reliability letter, affiliation tags (official,
+    # state-media:ru, independent, wire, aggregator, …) and the owner that makes several sources one voice.
+    reliability: Literal["A", "B", "C", "D", "E", "F"] = "F"
+    affiliation: tuple[str, ...] = ()
+    owner: str | None = None
 
     _interval = field_validator("interval", mode="before")(parse_duration)
     _expect_every = field_validator("expect_every", mode="before")(
@@ -180,6 +187,8 @@ class SanctionsSourceConfig(SourceConfig):
     list: Literal["ofac-sdn", "un", "eu", "uk", "opensanctions"]
     max_shrink: float = Field(default=0.05, ge=0, le=1)  # a snapshot that lost more than this share is held
     interval: timedelta = timedelta(hours=6)
+    reliability: Literal["A", "B", "C", "D", "E", "F"] = "A"  # the issuing government's own list
+    affiliation: tuple[str, ...] = ("official",)
     max_bytes: int | None = Field(default=200_000_000, gt=0)
 
     @model_validator(mode="before")
@@ -217,6 +226,17 @@ def _time_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f'"{value}" is not a time zone like Europe/Berlin or UTC') from None
     return value
+
+
+class WebConfig(_Section):
+    """The read-only web view (`monitor web`, `monitor run --web-port`); see docs/web.md."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    username: str | None = None  # HTTP Basic; required with the password when host is not loopback
+    password: SecretStr | None = None  # from MONITOR_WEB__PASSWORD only, never from the file
+    fetch_urls: bool = False  # the rules "try it" form may fetch a pasted URL (through monitor/http.py)
+    page_size: int = Field(default=50, ge=1, le=1000)
 
 
 class HttpConfig(_Section):
@@ -364,6 +384,8 @@ class RouteConfig(_Section):
     severity: str | None = None  # at least this severe
     tags: tuple[str, ...] = ()  # any of these
     rules: tuple[str, ...] = ()  # any of these rule ids
+    grade: str | None = Field(default=None, pattern=r"^[A-F][1-6]$")  # at least this Admiralty code ("B2")
+    stage: tuple[str, ...] = ()  # any of these stages (intent, agreed, observed, designated)
     continue_: bool = Field(default=False, alias="continue")
     _notify_key: str = PrivateAttr(default="notify")  # as written in the file, for messages
 
@@ -374,6 +396,15 @@ class RouteConfig(_Section):
         if isinstance(data, Mapping) and "notify" not in data and "notifiers" in data:
             route._notify_key = "notifiers"
         return route
+
+    @field_validator("stage", mode="before")
+    @classmethod
+    def _stages(cls, value: Any) -> Any:
+        value = (value,) if isinstance(value, str) else value
+        unknown = [v for v in value or () if v not in ("intent", "agreed", "observed", "designated")]
+        if unknown:
+            raise ValueError(f'"{unknown[0]}" is not one of intent, agreed, observed, designated')
+        return value
 
     @field_validator("severity")
     @classmethod
@@ -402,6 +433,8 @@ class Settings(BaseSettings):
     jitter: float = Field(default=0.1, ge=0, le=1)  # share of a source's interval
     outbox_interval: timedelta = timedelta(seconds=30)
     user_agent: str | None = None
+    retention_days: int = Field(default=0, ge=0)  # unmatched articles older than this are deleted; 0: keep all
+    web: WebConfig = WebConfig()
 
     _outbox_interval = field_validator("outbox_interval", mode="before")(parse_duration)
 
@@ -468,6 +501,9 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     environ = os.environ if environ is None else environ
     chosen = path or environ.get("MONITOR_CONFIG")
     data = _read_toml(Path(chosen)) if chosen else {}
+    if isinstance(data.get("web"), Mapping) and "password" in data["web"]:
+        raise ConfigError(["web.password: secrets are never read from the file; set MONITOR_WEB__PASSWORD"],
+                          str(chosen))
     try:
         return Settings(**data)
     except ValidationError as exc:

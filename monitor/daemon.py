@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,9 @@ from monitor.config import (
 )
 from monitor.errors import ConfigError, MonitorError
 from monitor.eventlog import active_silences
+from monitor.health import HealthServer, Metrics, serve_health
 from monitor.http import DEFAULT_USER_AGENT, HttpClient
+from monitor.leases import Leases, worker_id
 from monitor.notify import Notifier
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.email import EmailNotifier
@@ -40,9 +43,10 @@ from monitor.notify.outbox import DeliveryReport, Outbox, send_due_digests
 from monitor.notify.slack import SlackNotifier, SlackWebhookNotifier, web_client, webhook_client
 from monitor.notify.webhook import WebhookNotifier
 from monitor.pipeline import CycleReport, Fetcher, events_policy, poll
+from monitor.retention import horizon, prune
 from monitor.rules import Matcher, load_rules
 from monitor.sources import kind_of, known_kinds
-from monitor.store import Store, open_store
+from monitor.store import Store, meta, open_store
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +135,17 @@ def digest_trigger(config: EmailConfig) -> CronTrigger:
     return CronTrigger.from_crontab(config.schedule, timezone=ZoneInfo(config.timezone))
 
 
+def digest_slot(config: EmailConfig, now: datetime, late: timedelta = timedelta(hours=1)) -> datetime:
+    """The schedule's last fire time at or before `now` (the job may run up to its grace time late):
+    every worker whose schedule fired names the same slot, and only one request is made for it."""
+    trigger, slot = digest_trigger(config), now
+    fire = trigger.get_next_fire_time(None, now - late)
+    while fire is not None and fire <= now:
+        slot = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return slot.astimezone(UTC)
+
+
 class App:
     """The running parts of one monitor process."""
 
@@ -145,27 +160,56 @@ class App:
         self.fetcher: Fetcher = fetcher or http_client(settings)
         self.outbox = Outbox(self.store, self.notifiers, settings.routes, now)
         self.now = now
+        # Several workers on one PostgreSQL database divide the sources by lease. SQLite serves one worker
+        # (docs/scaling.md): no leases there, so a restarted daemon polls at once instead of waiting for
+        # its previous life's leases to run out.
+        self.leases = Leases(self.store, worker_id()) if self.store.engine.dialect.name != "sqlite" else None
+        self.metrics = Metrics(self.store)  # served by `run --health-port`; counted whether served or not
+        self.outbox.on_sent = self.metrics.delivered
         self._delivery = threading.Lock()  # one delivery pass at a time: never two sends of one alert
+        self._wanted = threading.Event()  # a poll wrote alerts: the running pass (or a new one) goes again
 
     @property
     def sources(self) -> list[SourceConfig]:
         return [s for s in self.settings.sources if s.enabled]
 
     def poll(self, source: SourceConfig, force: bool = False) -> CycleReport:
-        """One source's cycle, then delivery right away: an alert leaves with the poll that found it."""
+        """One source's cycle, then delivery right away: an alert leaves with the poll that found it.
+        Unless forced, only with the source's lease for one interval: another worker may hold it."""
+        if not force and self.leases and not self.leases.claim(f"source:{source.name}", self.now(), source.interval):
+            log.debug("%s: another worker holds its lease", source.name)
+            return CycleReport(source.name, skipped=True, elsewhere=True)
         policy = events_policy(self.settings.events, self.matcher.rules, active_silences(self.store, self.now()))
-        report = poll(source, self.fetcher, self.store, self.matcher, self.now, policy, force=force)
+        started = time.monotonic()
+        report = poll(source, self.fetcher, self.store, self.matcher, self.now, policy, force=force,
+                      oldest=horizon(self.now(), self.settings.retention_days))
+        self.metrics.polled(source.name, _outcome(report), report.new, time.monotonic() - started, self.now())
         log.info("%s", report.summary())
         if report.alerts:
-            self.deliver()
+            self.deliver_soon()
         return report
+
+    def deliver_soon(self) -> None:
+        """A delivery pass now, or one more by the pass running now: a poll never waits for another's
+        sends (with hundreds of sources, polls queued behind the lock missed their intervals)."""
+        self._wanted.set()
+        while self._wanted.is_set() and self._delivery.acquire(blocking=False):
+            try:
+                while self._wanted.is_set():
+                    self._wanted.clear()
+                    self._deliver_pass()
+            finally:
+                self._delivery.release()
 
     def deliver(self) -> DeliveryReport:
         """A delivery pass over the outbox, then any digest a schedule asked for."""
         with self._delivery:
-            report = self.outbox.deliver()
-            send_due_digests(self.store, self.digest_channels, self.settings.routes, list(self.notifiers), self.now)
-            return report
+            return self._deliver_pass()
+
+    def _deliver_pass(self) -> DeliveryReport:
+        report = self.outbox.deliver()
+        send_due_digests(self.store, self.digest_channels, self.settings.routes, list(self.notifiers), self.now)
+        return report
 
     @property
     def digest_channels(self) -> dict[str, EmailNotifier]:
@@ -173,7 +217,8 @@ class App:
 
     def digest_due(self, name: str) -> None:
         """A digest's schedule fired: ask for the digest and send it (later, if the server is down)."""
-        self.store.request_digest(name, self.now())
+        now = self.now()
+        self.store.request_digest(name, now, slot=digest_slot(self.digest_channels[name].config, now))
         self.deliver()
 
     def missed_digests(self) -> list[str]:
@@ -184,7 +229,7 @@ class App:
             due = digest_trigger(channel.config).get_next_fire_time(None, last + timedelta(seconds=1)) if last else None
             if due is not None and due <= self.now():
                 log.info("digest %s was due at %s while monitor was not running; sending it now", name, due)
-                self.store.request_digest(name, self.now())
+                self.store.request_digest(name, self.now(), slot=due)  # once, however many workers start
                 missed.append(name)
         return missed
 
@@ -204,12 +249,26 @@ class App:
         log.info("rules reloaded from %s: %d enabled", self.rules_dir, len(matcher.rules))
         return True
 
+    def prune(self) -> int:
+        """Retention: delete the articles older than `retention_days` that no event holds."""
+        return prune(self.store, self.now(), self.settings.retention_days)
+
+    def store_problem(self) -> str | None:
+        """None while the store answers a query, else why not (for /healthz)."""
+        try:
+            self.store.count(meta)
+        except Exception as exc:
+            return f"the store does not answer: {exc.__class__.__name__}"
+        return None
+
     def close(self) -> None:
         self.store.close()
 
 
-def run_daemon(app: App, stop: threading.Event | None = None) -> int:
-    """Schedule every source and the outbox flush; block until SIGTERM/SIGINT (or `stop`)."""
+def run_daemon(app: App, stop: threading.Event | None = None, health_port: int | None = None,
+               health_host: str = "127.0.0.1") -> int:
+    """Schedule every source and the outbox flush; block until SIGTERM/SIGINT (or `stop`). With
+    `health_port`, serve /healthz and /metrics there meanwhile (docs/operations.md)."""
     stop = stop or threading.Event()
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
     for source in app.sources:
@@ -224,14 +283,19 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> int:
     for name, channel in app.digest_channels.items():
         scheduler.add_job(_guarded(app.digest_due, name), digest_trigger(channel.config), id=f"digest:{name}",
                           misfire_grace_time=3600)
+    if app.settings.retention_days:
+        scheduler.add_job(_guarded(app.prune), "interval", hours=6, id="retention", next_run_time=app.now())
     _install_signals(app, stop)
     scheduler.start()
+    health = _serve_health(app, scheduler, health_host, health_port) if health_port is not None else None
     log.info("monitor running: %d sources, %d rules, store %s", len(app.sources), len(app.matcher.rules),
              app.store.engine.url.render_as_string(hide_password=True))
     stop.wait()
     log.info("stopping: finishing the current step")
+    if health is not None:
+        health.close()
     scheduler.shutdown(wait=True)
-    app.deliver()
+    app.deliver()  # its leases run out as a dead worker's would: released early, a source was polled twice
     return 0
 
 
@@ -241,8 +305,29 @@ def _guarded(step: Callable[..., object], *args: object) -> Callable[[], None]:
         try:
             step(*args)
         except Exception:
-            log.exception("%s failed; it will run again at its next time", getattr(step, "__name__", step))
+            name = getattr(step, "__name__", str(step))
+            log.exception("%s failed; it will run again at its next time", name)
+            metrics = getattr(getattr(step, "__self__", None), "metrics", None)
+            if isinstance(metrics, Metrics):
+                metrics.cycle_failures.labels(name).inc()
     return job
+
+
+def _outcome(report: CycleReport) -> str:
+    if report.error:
+        return "error"
+    return "skipped" if report.skipped else "not_modified" if report.not_modified else "ok"
+
+
+def _serve_health(app: App, scheduler: BackgroundScheduler, host: str, port: int) -> HealthServer:
+    def problem() -> str | None:
+        if not scheduler.running:
+            return "the scheduler is not running"
+        return app.store_problem()
+
+    server = serve_health(app.metrics, problem, port, host)
+    log.info("health and metrics on http://%s:%d/healthz and /metrics", host, server.port)
+    return server
 
 
 def _install_signals(app: App, stop: threading.Event) -> None:

@@ -25,6 +25,9 @@ class EventSummary:
     reports: int
     sources: int  # independent: distinct domains of original reports
     first_source: str
+    grade: str | None = None  # the Admiralty code (docs/grading.md)
+    stage: str | None = None
+    denied: bool = False
 
 
 def recent_events(store: Store, limit: int = 20, state: str | None = None) -> list[EventSummary]:
@@ -58,6 +61,7 @@ def _summary(row: Any, members: list[dict[str, Any]]) -> EventSummary:
         updated_at=row["updated_at"], reports=len(members),
         sources=len({m["domain"] for m in members if not m["copy"]}),
         first_source=members[0]["source"] if members else "",
+        grade=row["grade"], stage=row["stage"], denied=bool(row["denied"]),
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.fingerprint import near_duplicate
+from monitor.grading import Grade, Grading, Sourcing, Voice, add_report, crossed, higher, stage_rank
 from monitor.models import (
     Alert,
     AlertKind,
@@ -42,6 +43,9 @@ class RuleSettings:
     window: timedelta | None = None
     min_sources: int = 1
     realert: str | timedelta = NEVER  # "never", "exponential" or an interval
+    min_grade: str | None = None  # hold the event until its grade is at least this ("B2")
+    stages: tuple[str, ...] = ()  # hold the event until its stage is one of these
+    notify_on: tuple[str, ...] = ()  # stage_up, grade_up: such updates also go out at the top level
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Policy:
     rules: Mapping[str, RuleSettings] = field(default_factory=dict)
     silences: tuple[Silence, ...] = ()
     realert_base: timedelta = timedelta(hours=1)  # `exponential`: 1 h, then 2 h, 4 h, …
+    grade_threshold: str = "B2"  # a grade change across this is an update
 
     def settings(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
@@ -89,6 +94,15 @@ class Sighting:
     fingerprint: Fingerprint | None = None
     official: bool = False
     published: datetime | None = None  # when the report says it was published
+    sourcing: Sourcing | None = None  # the source's reliability, affiliation and owner (None: F, its domain)
+    stage: str | None = None  # the stage this report asserts near its key terms
+    denial: bool = False  # this report is a party's denial
+
+    @property
+    def sourced(self) -> Sourcing:
+        if self.sourcing is not None:
+            return self.sourcing
+        return Sourcing(self.domain, affiliation=("official",) if self.official else ())
 
     def at(self, now: datetime) -> datetime:
         """The time of the report: its publication (never in the future), else now. Events are windows
@@ -123,7 +137,66 @@ def decide(sighting: Sighting, candidates: Sequence[Event], policy: Policy, now:
         decision = _corroborate(event, sighting, rule_ids, why, copy, policy)
     else:
         decision = _follow_up(event, sighting, why, policy, now)
+        if decision.kind is DecisionKind.FOLLOW_UP:
+            decision = _graded_update(event, sighting, copy, why, policy) or decision
     return replace(decision, copy=copy)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """An event's grading after a report: what `intake` stores and what alerts show."""
+
+    grading: Grading
+    stage: str | None
+    denied: bool
+
+    @property
+    def grade(self) -> Grade:
+        return self.grading.grade
+
+
+def grading_of(event: Event) -> Grading:
+    data = event.grading or {}
+    return Grading(tuple(Voice.from_dict(v) for v in data.get("voices", ())), bool(data.get("doubted", False)))
+
+
+def grading_json(grading: Grading) -> dict[str, object]:
+    return {"voices": [v.to_dict() for v in grading.voices], "doubted": grading.denied_by_reliable}
+
+
+def regrade(event: Event | None, sighting: Sighting, copy: bool) -> Graded:
+    """The event's grading with this report added (a new event: this report alone)."""
+    before = grading_of(event) if event else Grading()
+    grading = add_report(before, sighting.sourced, copy=copy, denial=sighting.denial)
+    stage = higher(event.stage if event else None, None if sighting.denial else sighting.stage)
+    return Graded(grading, stage, (event.denied if event else False) or sighting.denial)
+
+
+def _graded_update(event: Event, sighting: Sighting, copy: bool, why: str, policy: Policy) -> Decision | None:
+    """An update when the report moves the event up the ladder or its grade across the threshold; a
+    thread reply only, unless one of the event's rules asks for it at the top level (`notify_on`)."""
+    after = regrade(event, sighting, copy)
+    asks = {k for r in event.rule_ids for k in policy.settings(r).notify_on}
+    if stage_rank(after.stage) > stage_rank(event.stage):
+        return Decision(DecisionKind.UPDATE, f"joins event {event.id} ({why}); stage up from "
+                        f"{event.stage or 'none'} to {after.stage}", event.id, broadcast="stage_up" in asks)
+    threshold = Grade.parse(policy.grade_threshold)
+    before = Grade.parse(event.grade) if event.grade else None
+    if crossed(before, after.grade, threshold):
+        return Decision(DecisionKind.UPDATE, f"joins event {event.id} ({why}); grade {before or 'none'} → "
+                        f"{after.grade}, across {threshold}", event.id, broadcast="grade_up" in asks)
+    return None
+
+
+def _unmet(graded: Graded, rule_ids: Sequence[str], policy: Policy) -> str | None:
+    """Why the rules' `min_grade` or `stages` hold the event back, if they do."""
+    for rule_id in rule_ids:
+        settings = policy.settings(rule_id)
+        if settings.min_grade and not graded.grade.at_least(Grade.parse(settings.min_grade)):
+            return f"grade {graded.grade} below min_grade {settings.min_grade} of {rule_id}"
+        if settings.stages and graded.stage not in settings.stages:
+            return f"stage {graded.stage or 'none'} not in {', '.join(settings.stages)} of {rule_id}"
+    return None
 
 
 def _open(sighting: Sighting, policy: Policy, now: datetime) -> Decision:
@@ -134,6 +207,9 @@ def _open(sighting: Sighting, policy: Policy, now: datetime) -> Decision:
     need = policy.min_sources_for(sighting.rule_ids)
     if need > 1:
         return Decision(DecisionKind.HOLD, f"new story held for corroboration: 1 of {need} independent sources")
+    unmet = _unmet(regrade(None, sighting, False), sighting.rule_ids, policy)
+    if unmet:
+        return Decision(DecisionKind.HOLD, f"new story held: {unmet}")
     return Decision(DecisionKind.OPEN, "new story: no open event has a near-duplicate text or a rule with "
                     "the same entities")
 
@@ -142,6 +218,9 @@ def _corroborate(event: Event, sighting: Sighting, rule_ids: tuple[str, ...], wh
                  policy: Policy) -> Decision:
     voices = set(event.domains) | ({sighting.domain} if not copy else set())
     need = max(event.min_sources, policy.min_sources_for(rule_ids))
+    unmet = _unmet(regrade(event, sighting, copy), rule_ids, policy)
+    if len(voices) >= need and unmet:
+        return Decision(DecisionKind.HOLD, f"joins held event {event.id} ({why}); {unmet}", event.id)
     if len(voices) >= need:
         return Decision(DecisionKind.OPEN, f"joins held event {event.id} ({why}); corroborated by "
                         f"{len(voices)} independent sources", event.id)
@@ -206,14 +285,17 @@ def report_of(article: Article) -> Report:
 
 
 def alert_for(decision: Decision, article: Article, sighting: Sighting, event: Event,
-              coverage: Sequence[Report], now: datetime) -> Alert:
-    """What goes out for a decision that notifies: the event's severity and rules, this article's
-    title, link and matched sentence, and the coverage so far."""
+              coverage: Sequence[Report], now: datetime, before: Event | None = None) -> Alert:
+    """What goes out for a decision that notifies: the event's severity, rules, grade and stage, this
+    article's title, link and matched sentence, and the coverage so far. `before`: the event before
+    this report (an update shows its grade and stage before and after)."""
     primary = sighting.primary
     tags = tuple(dict.fromkeys(t for m in sighting.matches for t in m.tags))
     return Alert(
         event_id=event.id, rule_id=primary.rule_id, rule_title=primary.rule_title, severity=event.severity,
         tags=tags, title=article.title, url=article.url, source=article.source, published=article.published,
         matched_at=now, snippet=primary.snippet, kind=_ALERT_KINDS[decision.kind], rule_ids=event.rule_ids,
-        coverage=tuple(coverage),
+        coverage=tuple(coverage), grade=event.grade, stage=event.stage, denied=event.denied,
+        grade_before=before.grade if before else None, stage_before=before.stage if before else None,
+        broadcast=decision.broadcast,
     )

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from monitor.events import Policy, Sighting
+from monitor.events import Policy, Sighting, grading_json, regrade
 from monitor.fingerprint import band_keys
 from monitor.models import Alert, Article, Decision, DecisionKind, Event, Fingerprint, Report, Span, severity_rank
 from monitor.store import Store, alerts, articles, event_articles, event_keys, events, inserted_id, matches
@@ -119,7 +120,9 @@ class Intake:
     def _open(self, decision: Decision, article_id: int, article: Article, sighting: Sighting, policy: Policy,
               now: datetime) -> int:
         alerted = decision.kind is DecisionKind.OPEN
+        graded = regrade(None, sighting, False)
         return inserted_id(self.conn.execute(events.insert().values(
+            grade=str(graded.grade), stage=graded.stage, denied=graded.denied, grading=grading_json(graded.grading),
             state=_STATE[decision.kind], rule_ids=list(sighting.rule_ids), title=article.title,
             severity=sighting.primary.severity, tags=_tags(sighting), entities=sorted(sighting.entities),
             first_article_id=article_id, opened_at=sighting.at(now), updated_at=now,
@@ -130,7 +133,10 @@ class Intake:
 
     def _update(self, event: Event, decision: Decision, sighting: Sighting, now: datetime) -> None:
         severity = max(event.severity, sighting.primary.severity, key=severity_rank)
+        graded = regrade(event, sighting, decision.copy)
         values: dict[str, Any] = {
+            "grade": str(graded.grade), "stage": graded.stage, "denied": graded.denied,
+            "grading": grading_json(graded.grading),
             "rule_ids": list(dict.fromkeys(event.rule_ids + sighting.rule_ids)),
             "severity": severity,
             "entities": sorted(set(event.entities) | sighting.entities),
@@ -187,7 +193,8 @@ def _event(row: Any, members: list[Any]) -> Event:
                            for m in originals if m.fingerprint),
         domains=tuple(sorted({m.domain for m in originals})),
         min_sources=row["min_sources"], official=row["official"], alert_count=row["alert_count"],
-        last_alert_at=row["last_alert_at"],
+        last_alert_at=row["last_alert_at"], grade=row["grade"], stage=row["stage"], denied=bool(row["denied"]),
+        grading=row["grading"] or {},
     )
 
 
@@ -204,6 +211,7 @@ def _tags(sighting: Sighting) -> list[str]:
     return list(dict.fromkeys(t for m in sighting.matches for t in m.tags))
 
 
+@lru_cache(maxsize=64)  # seen, add_article and the evidence all hash the same article in one transaction
 def _hash(article: Article) -> str:
     return content_hash(article.title, article.summary, article.content)
 

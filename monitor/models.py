@@ -143,6 +143,10 @@ class Event:
     official: bool = False  # an official source reported it
     alert_count: int = 0
     last_alert_at: datetime | None = None
+    grade: str | None = None  # the Admiralty code, "B2" (docs/grading.md)
+    stage: str | None = None  # intent | agreed | observed | designated
+    denied: bool = False  # a party denied it
+    grading: Mapping[str, Any] = field(default_factory=dict)  # what the grade rests on (grading.Grading as JSON)
 
 
 class DecisionKind(StrEnum):
@@ -162,6 +166,7 @@ class Decision:
     reason: str
     event_id: int | None = None
     copy: bool = False  # a near-duplicate of one of the event's reports: one voice with it
+    broadcast: bool = True  # an update: also at the top level (Slack's reply_broadcast), not only in the thread
 
     @property
     def notifies(self) -> bool:
@@ -221,6 +226,12 @@ class Alert:
     rule_ids: tuple[str, ...] = ()
     coverage: tuple[Report, ...] = ()
     id: int | None = None  # the outbox row, once stored
+    grade: str | None = None  # the event's Admiralty code, "B2"
+    stage: str | None = None  # the event's stage on the evidence ladder
+    denied: bool = False  # a party denied it
+    grade_before: str | None = None  # an update: the grade and stage before it
+    stage_before: str | None = None
+    broadcast: bool = True  # an update: also at the top level, not only in the event's thread
 
     @property
     def source_count(self) -> int:
@@ -250,6 +261,12 @@ class Alert:
                 "marks": [list(m) for m in self.snippet.marks],
             },
             "coverage": [r.to_dict() for r in self.coverage],
+            "grade": self.grade,
+            "stage": self.stage,
+            "denied": self.denied,
+            "grade_before": self.grade_before,
+            "stage_before": self.stage_before,
+            "broadcast": self.broadcast,
         }
 
     @classmethod
@@ -277,6 +294,12 @@ class Alert:
                 marks=tuple((int(a), int(b)) for a, b in snippet["marks"]),
             ),
             coverage=tuple(Report.from_dict(r) for r in data.get("coverage", ())),
+            grade=data.get("grade"),
+            stage=data.get("stage"),
+            denied=bool(data.get("denied", False)),
+            grade_before=data.get("grade_before"),
+            stage_before=data.get("stage_before"),
+            broadcast=bool(data.get("broadcast", True)),
         )
 
 

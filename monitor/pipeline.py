@@ -12,14 +12,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
+from weakref import WeakKeyDictionary
 
 from monitor.config import EventsConfig, SourceConfig
 from monitor.errors import FetchError
 from monitor.events import NEVER, Policy, RuleSettings, Sighting, Silence, alert_for, decide
 from monitor.fingerprint import fingerprint
+from monitor.grading import Cue, Sourcing, StageReading, read_stage
 from monitor.intake import Intake, intake
 from monitor.models import Article, FetchResult, Match, Parsed, SourceState
 from monitor.rules import Matcher, Rule
+from monitor.rules.stages import StageScanner
 from monitor.sources import Kind, kind_of
 from monitor.sources.fulltext import extract_text
 from monitor.sources.snapshot import diff
@@ -50,10 +53,13 @@ class CycleReport:
     problems: tuple[str, ...] = ()
     pages: int = 1  # pages fetched (Telegram catching up with `?before=`)
     baseline: bool = False  # a list's first snapshot: kept, nothing announced
+    elsewhere: bool = False  # another worker holds the source's lease (docs/scaling.md)
 
     def summary(self) -> str:
         if self.error:
             return f"{self.source}: error: {self.error}"
+        if self.elsewhere:
+            return f"{self.source}: polled by another worker (it holds the lease)"
         if self.skipped:
             return f"{self.source}: not due yet (backing off after errors, or as the server asked)"
         if self.baseline:
@@ -72,9 +78,10 @@ class IntakeResult:
 
 def poll(
     source: SourceConfig, fetcher: Fetcher, store: Store, matcher: Matcher, now: Callable[[], datetime],
-    policy: Policy = DEFAULT_POLICY, force: bool = False,
+    policy: Policy = DEFAULT_POLICY, force: bool = False, oldest: datetime | None = None,
 ) -> CycleReport:
-    """Poll one source once; never raises for the source's own faults."""
+    """Poll one source once; never raises for the source's own faults. An item published before
+    `oldest` (the retention horizon) is not taken in: it may be one retention deleted."""
     state = store.source_state(source.name)
     started = now()
     if not force and _resting(state, source, started):
@@ -101,7 +108,8 @@ def poll(
     if kind.announce is not None:
         return _poll_list(source, kind, store, matcher, now, policy, state, started, result, parsed)
     articles = _with_full_text(parsed.articles, source, fetcher, store) if source.full_text else parsed.articles
-    taken = ingest(articles, store, matcher, now, policy, source_tags=frozenset(source.tags))
+    taken = ingest(articles, store, matcher, now, policy, source_tags=frozenset(source.tags), oldest=oldest,
+                   sourcing=sourcing_of(source))
     items, new, matched, alerts = len(parsed.articles), taken.new, taken.matches, list(taken.alerts)
     page, pages = parsed, 1
     # Every item of the page was new: the page may not reach back to where the last poll stopped.
@@ -114,7 +122,8 @@ def poll(
             break
         page, pages = _parsed(kind, older, source), pages + 1
         page_articles = _with_full_text(page.articles, source, fetcher, store) if source.full_text else page.articles
-        taken = ingest(page_articles, store, matcher, now, policy, source_tags=frozenset(source.tags))
+        taken = ingest(page_articles, store, matcher, now, policy, source_tags=frozenset(source.tags),
+                       oldest=oldest, sourcing=sourcing_of(source))
         items, new, matched, alerts = items + len(page.articles), new + taken.new, matched + taken.matches, [
             *alerts, *taken.alerts]
     store.save_source_state(_succeeded(state, source, started, result, new, parsed))
@@ -128,11 +137,16 @@ def ingest(
     now: Callable[[], datetime],
     policy: Policy = DEFAULT_POLICY,
     source_tags: frozenset[str] = frozenset(),
+    oldest: datetime | None = None,
+    sourcing: Sourcing | None = None,
 ) -> IntakeResult:
     """Store each unseen article with its matches, event and alert, one transaction per article."""
     new = matched = 0
     alert_ids: list[int] = []
     for article in articles:
+        if oldest is not None and article.published is not None and article.published < oldest:
+            continue  # older than the retention horizon: perhaps taken in once and deleted since
+        article = storable(article)
         with intake(store) as tx:
             if tx.seen(article):
                 continue
@@ -142,7 +156,8 @@ def ingest(
             if not found:
                 continue
             matched += len(found)
-            sighting = sighting_of(article, found, official="official" in source_tags)
+            sighting = graded_sighting(sighting_of(article, found, official="official" in source_tags), article,
+                                       found, matcher, sourcing)
             alert_id = decide_and_apply(tx, article_id, article, sighting, policy, now())
             if alert_id is not None:
                 alert_ids.append(alert_id)
@@ -153,11 +168,20 @@ def decide_and_apply(tx: Intake, article_id: int, article: Article, sighting: Si
                       now: datetime) -> int | None:
     decision = decide(sighting, tx.candidate_events(sighting, policy, now), policy, now)
     log.info("%s (%s): %s: %s", article.url, ", ".join(sighting.rule_ids), decision.kind, decision.reason)
+    before = tx.event(decision.event_id) if decision.event_id is not None else None
     applied = tx.apply(decision, article_id, article, sighting, policy, now)
     if not decision.notifies:
         return None
     event = tx.event(applied.event_id)
-    return tx.queue(alert_for(decision, article, sighting, event, tx.coverage(applied.event_id), now), now)
+    return tx.queue(alert_for(decision, article, sighting, event, tx.coverage(applied.event_id), now, before), now)
+
+
+def storable(article: Article) -> Article:
+    """The article without NUL characters, which PostgreSQL refuses in text (and no reader needs)."""
+    fields = ("source", "guid", "url", "title", "summary", "content")
+    if not any("\x00" in getattr(article, f) for f in fields):
+        return article
+    return replace(article, **{f: getattr(article, f).replace("\x00", "") for f in fields})
 
 
 def sighting_of(article: Article, found: Sequence[Match], official: bool = False) -> Sighting:
@@ -175,13 +199,47 @@ def sighting_of(article: Article, found: Sequence[Match], official: bool = False
     )
 
 
+_SCANNERS: WeakKeyDictionary[Matcher, StageScanner] = WeakKeyDictionary()
+
+
+def graded_sighting(sighting: Sighting, article: Article, found: Sequence[Match], matcher: Matcher,
+                    sourcing: Sourcing | None) -> Sighting:
+    """The sighting with its source's grading and the stage its text asserts near the key terms; an
+    entry of a sanctions list is `designated` by its source kind."""
+    reading = stage_reading(article, found, matcher)
+    stage = "designated" if sourcing is not None and sourcing.listed else reading.stage
+    if sourcing is None:
+        sourcing = Sourcing(sighting.domain, affiliation=("official",) if sighting.official else ())
+    sourcing = replace(sourcing, domain=sighting.domain)
+    return replace(sighting, sourcing=sourcing, stage=stage, denial=reading.denied and stage is None)
+
+
+def stage_reading(article: Article, found: Sequence[Match], matcher: Matcher) -> StageReading:
+    """The stage lexicons of the matcher's rule set, read near the matches' spans."""
+    scanner = _SCANNERS.get(matcher)
+    if scanner is None:
+        scanner = _SCANNERS[matcher] = StageScanner(matcher.compiled.ruleset)
+    cues, anchors = scanner.scan(article, [s for m in found for s in m.spans])
+    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end) for c in cues], anchors)
+
+
+def sourcing_of(source: SourceConfig) -> Sourcing:
+    """A source's grading keys; the domain is each article's own (an aggregator carries many voices)."""
+    official = "official" in source.tags or "official" in source.affiliation
+    affiliation = tuple(dict.fromkeys((*source.affiliation, *(("official",) if official else ()))))
+    return Sourcing("", source.reliability, affiliation, source.owner, listed=source.kind == "sanctions")
+
+
 def events_policy(config: EventsConfig, rules: Iterable[Rule], silences: tuple[Silence, ...] = ()) -> Policy:
     """The events policy from the config, each rule's own settings, and the silences in force."""
     return Policy(
         window=config.window, similarity=config.similarity, containment=config.containment,
         realert_base=config.realert_base, silences=silences,
         rules={r.id: RuleSettings(getattr(r, "window", None), getattr(r, "min_sources", 1),
-                                  getattr(r, "realert", NEVER)) for r in rules},
+                                  getattr(r, "realert", NEVER), getattr(r, "min_grade", None),
+                                  tuple(getattr(r, "stages", ())), tuple(getattr(r, "notify_on", ())))
+               for r in rules},
+        grade_threshold=config.grade_threshold,
     )
 
 
@@ -207,7 +265,9 @@ def _succeeded(state: SourceState, source: SourceConfig, at: datetime, result: F
 def _failed(store: Store, source: SourceConfig, state: SourceState, reason: str, at: datetime,
             retry_after: float | None) -> CycleReport:
     errors = state.error_count + 1
-    wait = timedelta(seconds=retry_after) if retry_after else min(source.interval * 2 ** (errors - 1), MAX_BACKOFF)
+    # The exponent is capped: a source down for weeks would overflow timedelta (2**32 intervals) and crash.
+    doubled = source.interval * 2 ** min(errors - 1, 20)
+    wait = timedelta(seconds=retry_after) if retry_after else min(doubled, MAX_BACKOFF)
     store.save_source_state(replace(state, error_count=errors, last_error=reason, last_attempt=at, next_due=at + wait))
     log.warning("%s: %s (error %d in a row; next try after %s)", source.name, reason, errors, at + wait)
     return CycleReport(source.name, error=reason)
@@ -258,7 +318,8 @@ def _poll_list(source: SourceConfig, kind: Kind, store: Store, matcher: Matcher,
     change = diff(store.snapshot(source.name), parsed.articles, source, kind.announce, shrink, result.fetched_at)
     if change.snapshot is None:  # held: keep the old snapshot, and its validators, so the next poll downloads
         return _failed(store, source, state, change.held or "held", started, None)
-    taken = ingest(change.articles, store, matcher, now, policy, source_tags=frozenset({*source.tags, "official"}))
+    taken = ingest(change.articles, store, matcher, now, policy, source_tags=frozenset({*source.tags, "official"}),
+                   sourcing=sourcing_of(source))
     store.save_snapshot(source.name, change.snapshot, started)
     log.info("%s: %d entries; %d new, %d changed, %d removed%s", source.name, len(parsed.articles), change.new,
              change.changed, change.removed, " (baseline)" if change.baseline else "")

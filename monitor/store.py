@@ -6,7 +6,8 @@ are written in one transaction, so a crash at any point loses nothing and repeat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ from sqlalchemy.engine import Engine
 from monitor.errors import MonitorError
 from monitor.models import Alert, SourceState
 
-SCHEMA_VERSION = 3  # 3: source_state.last_new, last_problem, extra; snapshots
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 4  # 3: source_state.last_new, last_problem, extra; snapshots. 4: leases, digests.slot
+OLDEST_UPGRADABLE = 3  # older databases were made by pre-releases
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -111,6 +115,12 @@ events = sa.Table(
     sa.Column("official", sa.Boolean, nullable=False),
     sa.Column("alert_count", sa.Integer, nullable=False),
     sa.Column("last_alert_at", UTCDateTime),
+    # Analyst grading (docs/grading.md): the Admiralty code, the evidence-ladder stage, the denial
+    # marker, and what the grade rests on (independent voices, an open denial) to recompute it.
+    sa.Column("grade", sa.String(2)),
+    sa.Column("stage", sa.String(20)),
+    sa.Column("denied", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("grading", sa.JSON),
     sa.Index("ix_events_opened", "opened_at"),
 )
 
@@ -220,7 +230,7 @@ digests = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("notifier", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # pending | sending | sent | empty | failed
+    sa.Column("status", sa.String(20), nullable=False),  # pending | sending | sent | empty | failed | merged
     sa.Column("requested_at", UTCDateTime, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
@@ -231,7 +241,22 @@ digests = sa.Table(
     sa.Column("alerts", sa.Integer, nullable=False, default=0),
     sa.Column("message_id", sa.Text),
     sa.Column("sent_at", UTCDateTime),
+    # the schedule's fire time it answers (None: asked for by hand); unique, so that of several workers
+    # whose schedules fire together only one asks (schema 4)
+    sa.Column("slot", UTCDateTime),
     sa.Index("ix_digests_notifier_status", "notifier", "status"),
+    sa.Index("uq_digests_notifier_slot", "notifier", "slot", unique=True),
+)
+
+# Leases (schema 4): a named piece of work ("source:NAME") held by one worker until `expires_at`;
+# see monitor/leases.py and docs/scaling.md.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(250), primary_key=True),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("acquired_at", UTCDateTime),  # when this owner took it (kept while it renews)
 )
 
 
@@ -261,33 +286,87 @@ def open_store(url: str) -> Store:
 def create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("postgresql"):  # a server restart must not cost a poll its first statement
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     engine = sa.create_engine(url)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
+# --- schema versions and upgrades ------------------------------------------------------------------
+# The target is always the current `metadata`: a fresh database gets it whole (create_all); an older one
+# gets its missing tables from create_all and its missing columns and indexes from the numbered steps
+# below, all in one transaction. docs/scaling.md says how to add a column.
+
+_MIGRATION_LOCK = 0x6D6F6E69746F72  # "monitor": PostgreSQL advisory lock, so that workers upgrade one at a time
+
+
+def add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:
+    """ALTER TABLE … ADD COLUMN for each named column of `table` (as `metadata` declares it) not there yet."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    preparer = conn.dialect.identifier_preparer
+    for name in names:
+        if name not in present:
+            column = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {column}"))
+
+
+def add_indexes(conn: sa.Connection, table: sa.Table, *names: str) -> None:
+    for index in table.indexes:
+        if index.name in names:
+            index.create(conn, checkfirst=True)
+
+
+def _upgrade_to_4(conn: sa.Connection) -> None:
+    add_columns(conn, digests, "slot")  # leases, digests.slot: several workers (docs/scaling.md)
+    add_indexes(conn, digests, "uq_digests_notifier_slot")  # `leases` is new: create_all made it
+    add_columns(conn, events, "grade", "stage", "denied", "grading")  # grading (docs/grading.md)
+
+
+# version → the step that brings a database of the version before it there
+UPGRADES: dict[int, Callable[[sa.Connection], None]] = {4: _upgrade_to_4}
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the schema to SCHEMA_VERSION; returns the version the database had (0: new)."""
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                return _migrate(conn)
+        except sa.exc.OperationalError:  # two processes creating one new SQLite file at once
+            if attempt == 2 or engine.dialect.name != "sqlite":
+                raise
+    raise AssertionError("unreachable")
+
+
+def _migrate(conn: sa.Connection) -> int:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    found = 0
+    if sa.inspect(conn).has_table(meta.name):
+        found = int(conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar() or 0)
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"the database has schema version {found}, newer than this monitor ({SCHEMA_VERSION}); "
+                         "upgrade monitor or point store.url at another database")
+    if 0 < found < OLDEST_UPGRADABLE:
+        raise StoreError(f"the database has schema version {found}, older than this monitor ({SCHEMA_VERSION}) "
+                         "and made by a pre-release; move it aside and start a new one")
+    metadata.create_all(conn)
+    for version in range(found + 1 if found else SCHEMA_VERSION + 1, SCHEMA_VERSION + 1):
+        UPGRADES[version](conn)
+        log.info("store: schema upgraded from version %d to %d", version - 1, version)
+    if found == 0:
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    elif found < SCHEMA_VERSION:
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    return found
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
-        self._check_version()
-
-    def _check_version(self) -> None:
-        with self.engine.begin() as conn:
-            found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-            if found is None:
-                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(found) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the database has schema version {found}, newer than this monitor ({SCHEMA_VERSION}); "
-                    "upgrade monitor or point store.url at another database"
-                )
-            elif int(found) < SCHEMA_VERSION:  # only pre-release databases; migrations arrive with PostgreSQL
-                raise StoreError(
-                    f"the database has schema version {found}, older than this monitor ({SCHEMA_VERSION}) "
-                    "and made by a pre-release; move it aside and start a new one"
-                )
+        migrate(engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -386,6 +465,11 @@ class Store:
                & (deliveries.c.next_attempt_at.is_(None) | (deliveries.c.next_attempt_at <= now))) | (
             (deliveries.c.status == "sending") & (deliveries.c.next_attempt_at <= now))  # a claim that ran out
         with self.engine.begin() as conn:
+            # PostgreSQL: a row another worker is claiming right now is passed over, not waited for
+            # (SQLite takes the database's write lock instead; the UPDATE's own WHERE decides on both).
+            if conn.execute(sa.select(deliveries.c.id).where(where & due)
+                            .with_for_update(skip_locked=True)).first() is None:
+                return None
             taken = conn.execute(deliveries.update().where(where & due).values(
                 status="sending", next_attempt_at=now + lease, attempts=deliveries.c.attempts + 1)).rowcount
             if not taken:
@@ -477,15 +561,26 @@ class Store:
         with self.engine.connect() as conn:
             return {r.event_id: Alert.from_dict({**r.payload, "id": r.id}) for r in conn.execute(query)}
 
-    def request_digest(self, notifier: str, now: datetime) -> int:
-        """A digest is due: the pending request of `notifier`, or a new one."""
-        with self.engine.begin() as conn:
-            found = conn.execute(sa.select(digests.c.id).where(
-                digests.c.notifier == notifier, digests.c.status.in_(("pending", "sending")))).scalar()
-            if found is not None:
-                return int(found)
-            return inserted_id(conn.execute(digests.insert().values(notifier=notifier, status="pending",
-                                                                    requested_at=now, attempts=0)))
+    def request_digest(self, notifier: str, now: datetime, slot: datetime | None = None) -> int | None:
+        """A digest is due: the pending request of `notifier`, or a new one. `slot` (the schedule's fire
+        time) makes it once per slot however many workers ask: None when another asked for it already."""
+        try:
+            with self.engine.begin() as conn:
+                if slot is not None and conn.execute(sa.select(digests.c.id).where(
+                        digests.c.notifier == notifier, digests.c.slot == slot)).first() is not None:
+                    return None
+                found = conn.execute(sa.select(digests.c.id).where(
+                    digests.c.notifier == notifier, digests.c.status.in_(("pending", "sending")))).scalar()
+                if found is not None and slot is None:
+                    return int(found)
+                # a slot that finds a request waiting is recorded as merged into it, so no one asks again
+                status = "pending" if found is None else "merged"
+                new = inserted_id(conn.execute(digests.insert().values(
+                    notifier=notifier, status=status, requested_at=now, attempts=0, slot=slot,
+                    last_error=f"merged into digest {found}" if found is not None else None)))
+                return new if found is None else int(found)
+        except sa.exc.IntegrityError:  # another worker inserted this slot between our look and our insert
+            return None
 
     def claim_digest(self, notifier: str, now: datetime, lease: timedelta,
                      force: bool = False) -> tuple[int, int] | None:
@@ -497,7 +592,8 @@ class Store:
             (digests.c.status == "sending") & (digests.c.next_attempt_at <= now))
         with self.engine.begin() as conn:
             found = conn.execute(sa.select(digests.c.id, digests.c.attempts)
-                                 .where(digests.c.notifier == notifier, ready).order_by(digests.c.id).limit(1)).first()
+                                 .where(digests.c.notifier == notifier, ready).order_by(digests.c.id).limit(1)
+                                 .with_for_update(skip_locked=True)).first()
             if found is None:
                 return None
             taken = conn.execute(digests.update().where(digests.c.id == found.id, ready).values(

@@ -61,11 +61,12 @@ _CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u1100-\u11ff\
 @lru_cache(maxsize=65536)
 def fold_char(char: str) -> str:
     """One character folded for matching; "" drops it, " " makes it a separator."""
-    out = []
+    out: list[str] = []
     for folded in unicodedata.normalize("NFKC", char).casefold().translate(_VARIANTS):
         for part in unicodedata.normalize("NFKD", folded):
             category = unicodedata.category(part)
-            if category == "Mn" and (ord(folded) < _STRIP_MARKS_BELOW or ord(folded) in _LATIN_EXTENDED_ADDITIONAL):
+            if category == "Mn" and (ord(folded) < _STRIP_MARKS_BELOW or ord(folded) in _LATIN_EXTENDED_ADDITIONAL
+                                     or (out and out[-1] == " ")):  # a mark on a separator ("↚") goes with it
                 continue
             if category == "Nd":
                 out.append(str(unicodedata.digit(part)))  # Persian and Arabic-Indic digits

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from engines import store_url_for
 from loopback import LoopbackServer
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -21,3 +23,11 @@ def loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
         monkeypatch.delenv(name.lower(), raising=False)
     with LoopbackServer() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store URL on each engine: a SQLite file, and a fresh PostgreSQL schema when
+    MONITOR_TEST_POSTGRES_URL names a server (skipped, saying so, when it does not); see tests/engines.py."""
+    with store_url_for(request.param, tmp_path) as url:
+        yield url

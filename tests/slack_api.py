@@ -41,6 +41,7 @@ class SlackAPI:
         self._ts = itertools.count(1)
         server.route("/api/chat.postMessage", lambda r: self._answer("chat.postMessage", r))
         server.route("/api/chat.update", lambda r: self._answer("chat.update", r))
+        server.route("/api/auth.test", lambda r: self._answer("auth.test", r))
 
     @property
     def base_url(self) -> str:
@@ -87,6 +88,8 @@ class SlackAPI:
                 return self.down
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return self.error("invalid_auth")
+        if method == "auth.test":
+            return _ok({"team": "Sanctions desk", "user": "monitor", "user_id": "U0MONITOR"})
         channel = self.channels.get(args.get("channel", ""), args.get("channel", ""))
         if channel not in self.channels.values():
             return self.error("channel_not_found")

@@ -17,6 +17,7 @@ from monitor.config import (
     RouteConfig,
     Settings,
     StoreConfig,
+    WebConfig,
 )
 
 ROOT = Path(__file__).parents[1]
@@ -25,7 +26,8 @@ README = (ROOT / "README.md").read_text()
 
 
 MODELS: tuple[type[BaseModel], ...] = (Settings, StoreConfig, EventsConfig, *SOURCE_CONFIGS.values(), HttpConfig,
-                                       *NOTIFIER_CONFIGS, RouteConfig)
+                                       *NOTIFIER_CONFIGS, RouteConfig,
+                                       WebConfig)
 
 
 def keys(model: type[BaseModel]) -> list[str]:

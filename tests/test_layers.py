@@ -10,10 +10,14 @@ PACKAGE = Path(__file__).parents[1] / "monitor"
 LAYERS = {
     "models": 0, "errors": 0,
     "config": 1, "text": 1,
-    "fingerprint": 1.5,  # on text, under events
-    "rules": 2, "events": 2, "grading": 2, "notify": 2, "notify.routes": 2, "notify.render": 2, "notify.digest": 2,
+    "fingerprint": 1.5, "grading": 1.5,  # on text, under events; grading on nothing
+    "rules": 2, "events": 2, "notify": 2, "notify.routes": 2, "notify.render": 2, "notify.digest": 2,
     "http": 2, "store": 2,
-    "sources": 3, "intake": 3, "eventlog": 3,
+    "leases": 2.5,  # on store, under pipeline and daemon
+    "logs": 2,  # on config: the secrets to redact
+    "retention": 3, "health": 3,  # on store
+    "credentials": 4,  # on the notifiers
+    "sources": 3, "intake": 3, "eventlog": 3, "webdata": 3,  # webdata: the web view's read queries
     "notify.console": 3, "notify.slack": 3, "notify.email": 3, "notify.webhook": 3,
     "pipeline": 4, "notify.outbox": 4, "backtest": 4, "demo": 4,
     "daemon": 5, "web": 5,

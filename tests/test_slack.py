@@ -187,7 +187,7 @@ def test_an_update_is_broadcast_into_the_events_thread(slack: SlackAPI, store: S
     outbox.deliver()
     parent, update = slack.wait_for_messages(2)
     assert update["thread_ts"] == parent["ts"] and update["reply_broadcast"] is True
-    assert update["blocks"][0]["text"]["text"] == "🚨 CRITICAL · DPRK troops in Russia"
+    assert update["blocks"][0]["text"]["text"] == "🚨 CRITICAL · F6 · DPRK troops in Russia"
     assert slack.updates[0]["blocks"][0]["text"]["text"].startswith("🚨 CRITICAL")  # the parent shows it too
 
 

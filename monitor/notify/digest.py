@@ -15,6 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from monitor.models import SEVERITIES, Alert, severity_rank
 from monitor.notify.render import (
     first_report,
+    grading_label,
     header_safe,
     html_link,
     html_page,
@@ -122,6 +123,10 @@ def changes(latest: Alert, before: Alert | None) -> tuple[str, ...]:
                      f"(now {latest.source_count})")
     if severity_rank(latest.severity) > severity_rank(before.severity):
         found.append(f"severity raised from {before.severity} to {latest.severity}")
+    if latest.stage != before.stage and latest.stage:
+        found.append(f"stage from {before.stage or 'none'} to {latest.stage}")
+    if latest.grade != before.grade and latest.grade:
+        found.append(f"grade from {before.grade or 'none'} to {latest.grade}")
     added = [r for r in latest.rule_ids if r not in before.rule_ids]
     if added:
         found.append("now also matches " + ", ".join(added))
@@ -185,6 +190,8 @@ def _entry_text(entry: Entry, tz: tzinfo) -> list[str]:
     alert, first = entry.latest, first_report(entry.latest)
     lines = [f"* {plain(first.title)}", f"  {plain(first.url)}",
              f"  {sources_count(alert)}: {sources_line(alert)}; published {when(first.published, tz)}"]
+    if grading_label(alert):
+        lines.append(f"  graded {grading_label(alert)}")
     snippet = entry.first.snippet or alert.snippet
     if snippet:
         lines.append("  > " + text_snippet(snippet))
@@ -226,7 +233,8 @@ def _entry_html(entry: Entry, tz: tzinfo) -> str:
     snippet = entry.first.snippet or alert.snippet
     change = "new" if entry.new else "changed: " + "; ".join(entry.changes)
     return (
-        f"<li><p><strong>{html_link(first.url, first.title)}</strong><br>\n"
+        f"<li><p><strong>{html_link(first.url, first.title)}</strong>"
+        + (f" ({html.escape(grading_label(alert))})" if grading_label(alert) else "") + "<br>\n"
         f'<span class="meta">{html.escape(sources_count(alert))}: {html.escape(sources_line(alert))}; '
         f"published {html.escape(when(first.published, tz))}</span></p>\n"
         + (f"<blockquote>{html_snippet(snippet)}</blockquote>\n" if snippet else "")

@@ -67,6 +67,7 @@ class Outbox:
         self.now = now
         self.sleep = sleep
         self.resting: dict[str, datetime] = {}
+        self.on_sent: Callable[[Alert, str, datetime], None] | None = None  # metrics: after each mark "sent"
 
     def deliver(self) -> DeliveryReport:
         report = DeliveryReport()
@@ -121,6 +122,8 @@ class Outbox:
         started = (alert.event_id, receipt.channel, receipt.ref) if thread is None and receipt.ref else None
         why = receipt.note if receipt.outcome is Outcome.SKIPPED else None  # the outbox says why it was skipped
         self.store.finish_delivery(alert.id, name, receipt.outcome.value, self.now(), why, thread=started)
+        if self.on_sent is not None and receipt.outcome is Outcome.SENT:
+            self.on_sent(alert, name, self.now())
         log.info("alert %s (%s) to %s: %s%s", alert.id, alert.kind.value, name, receipt.outcome.value,
                  f" ({receipt.note})" if receipt.note else "")
 

@@ -72,6 +72,19 @@ def sources_line(alert: Alert, shown: int = 4) -> str:
     return line
 
 
+def grading_label(alert: Alert) -> str:
+    """"B2 · observed", "C3 · intent · denied": the Admiralty code and the evidence-ladder stage."""
+    parts = [alert.grade or "", alert.stage or ""] + (["denied"] if alert.denied else [])
+    return " · ".join(p for p in parts if p)
+
+
+def grading_change(alert: Alert) -> str:
+    """An update's move: "intent → observed, C3 → B1" (empty when neither changed)."""
+    moves = [f"{a or 'none'} → {b}" for a, b in ((alert.stage_before, alert.stage), (alert.grade_before, alert.grade))
+             if b and a != b and alert.kind is AlertKind.UPDATE]
+    return ", ".join(moves)
+
+
 def sources_count(alert: Alert) -> str:
     return f"{alert.source_count} source" + ("s" if alert.source_count != 1 else "")
 
@@ -81,9 +94,12 @@ def sources_count(alert: Alert) -> str:
 
 def console_text(alert: Alert, color: bool = False) -> str:
     """A readable block: severity and rule, the article, where and when, the matched sentence marked."""
-    head = f"[{alert.severity.upper()}] {plain(alert.rule_title)}"
+    graded = f" · {grading_label(alert)}" if grading_label(alert) else ""
+    head = f"[{alert.severity.upper()}] {plain(alert.rule_title)}{graded}"
     if alert.kind is not AlertKind.ALERT:
         head += f" · {alert.kind.value.replace('_', '-')}, {sources_count(alert)}"
+    if grading_change(alert):
+        head += f" ({grading_change(alert)})"
     lines = [
         head,
         f"  {plain(alert.title)}",
@@ -116,7 +132,12 @@ def console_json(alert: Alert) -> str:
         "sources": alert.source_count,
         "snippet": alert.snippet.text if alert.snippet else None,
         "highlights": [alert.snippet.text[a:b] for a, b in alert.snippet.marks] if alert.snippet else [],
+        "grade": alert.grade,
+        "stage": alert.stage,
+        "denied": alert.denied,
     }
+    if alert.kind is AlertKind.UPDATE:
+        record.update(grade_before=alert.grade_before, stage_before=alert.stage_before)
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -209,7 +230,8 @@ def _whole_words(text: str, marks: Sequence[tuple[int, int]]) -> list[tuple[int,
 
 def _header(alert: Alert) -> dict[str, Any]:
     mark = SEVERITY_MARK.get(alert.severity, "")
-    text = f"{mark} {alert.severity.upper()} · {plain(alert.rule_title)}".strip()
+    graded = f" · {grading_label(alert)}" if grading_label(alert) else ""
+    text = f"{mark} {alert.severity.upper()}{graded} · {plain(alert.rule_title)}".strip()
     return {"type": "header", "text": {"type": "plain_text", "text": cap(text, SLACK_HEADER_MAX), "emoji": False}}
 
 
@@ -238,7 +260,8 @@ def _fallback(alert: Alert, lead: str = "") -> str:
         text = f"Also reported by {plain(alert.source)}: {plain(alert.title)} ({count})"
     else:
         lead += "Now " if alert.kind is AlertKind.UPDATE else ""
-        text = (f"{lead}[{alert.severity.upper()}] {plain(alert.rule_title)}: {plain(alert.title)} "
+        graded = f" ({grading_label(alert)})" if grading_label(alert) else ""
+        text = (f"{lead}[{alert.severity.upper()}] {plain(alert.rule_title)}{graded}: {plain(alert.title)} "
                 f"({plain(alert.source)}, {count})")
     return slack_cap(slack_escape(text), SLACK_FALLBACK_MAX)
 
@@ -268,7 +291,8 @@ def slack_parent(parent: Alert, latest: Alert) -> SlackMessage:
 def slack_reply(alert: Alert) -> SlackMessage:
     """A reply in the event's thread: another report (follow-up), the event more serious (update), or
     the event alerted again."""
-    lead = {AlertKind.FOLLOW_UP: "Also reported by", AlertKind.UPDATE: f"Now {alert.severity.upper()}:",
+    now = " ".join(p for p in (alert.severity.upper(), grading_label(alert)) if p)
+    lead = {AlertKind.FOLLOW_UP: "Also reported by", AlertKind.UPDATE: f"Now {now}:",
             AlertKind.ALERT: "Alerted again:"}[alert.kind]
     lines = [f"*{lead}* {slack_escape(alert.source)}: {slack_link(alert.url, alert.title)} · "
              f"{slack_date(alert.published)}"]
@@ -298,8 +322,9 @@ def email_subject(alert: Alert) -> str:
 
 
 def email_text(alert: Alert, tz: tzinfo = UTC) -> str:
+    graded = f" · {grading_label(alert)}" if grading_label(alert) else ""
     lines = [
-        f"[{alert.severity.upper()}] {plain(alert.rule_title)}",
+        f"[{alert.severity.upper()}] {plain(alert.rule_title)}{graded}",
         "",
         plain(alert.title),
         f"{plain(alert.source)} · {when(alert.published, tz)}",

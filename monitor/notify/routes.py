@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.config import RouteConfig
+from monitor.grading import Grade
 from monitor.models import Alert, severity_rank
 
 
@@ -21,16 +22,23 @@ class RouteKey:
     severity: str
     tags: tuple[str, ...] = ()
     rule_ids: tuple[str, ...] = ()
+    grade: str | None = None  # the event's Admiralty code, "B2"
+    stage: str | None = None
 
 
 def key_of(alert: Alert) -> RouteKey:
-    return RouteKey(alert.severity, alert.tags, tuple(dict.fromkeys((alert.rule_id, *alert.rule_ids))))
+    return RouteKey(alert.severity, alert.tags, tuple(dict.fromkeys((alert.rule_id, *alert.rule_ids))),
+                    alert.grade, alert.stage)
 
 
 def route_matches(route: RouteConfig, key: RouteKey) -> bool:
     if route.severity and severity_rank(key.severity) < severity_rank(route.severity):
         return False
     if route.tags and not set(route.tags) & set(key.tags):
+        return False
+    if route.grade and not (key.grade and Grade.parse(key.grade).at_least(Grade.parse(route.grade))):
+        return False
+    if route.stage and key.stage not in route.stage:
         return False
     return not (route.rules and not set(route.rules) & set(key.rule_ids))
 
@@ -63,4 +71,6 @@ def describe(route: RouteConfig) -> str:
     when = [f"severity ≥ {route.severity}"] if route.severity else []
     when += [f"tags any of {', '.join(route.tags)}"] if route.tags else []
     when += [f"rules any of {', '.join(route.rules)}"] if route.rules else []
+    when += [f"grade ≥ {route.grade}"] if route.grade else []
+    when += [f"stage any of {', '.join(route.stage)}"] if route.stage else []
     return (" and ".join(when) or "everything") + (" (continue)" if route.continue_ else "")

@@ -81,8 +81,9 @@ class SlackNotifier:
             answer = self._call("chat_postMessage", channel=self.channel, **slack_alert(alert))
             return Receipt(Outcome.SENT, str(answer["channel"]), str(answer["ts"]))
         self._refresh_parent(alert, thread)  # idempotent, so it goes first: a retry repeats only it
+        broadcast = alert.kind is not AlertKind.FOLLOW_UP and alert.broadcast  # grading updates: thread only
         answer = self._call("chat_postMessage", channel=thread.channel, thread_ts=thread.ref,
-                            reply_broadcast=alert.kind is not AlertKind.FOLLOW_UP, **slack_reply(alert))
+                            reply_broadcast=broadcast, **slack_reply(alert))
         return Receipt(Outcome.SENT, str(answer["channel"]), str(answer["ts"]), note=f"in thread {thread.ref}")
 
     def _refresh_parent(self, alert: Alert, thread: Thread) -> None:

@@ -44,6 +44,7 @@ from monitor.rules.model import (
 RULE_KEYS = {
     "id", "title", "description", "severity", "tags", "match", "fields", "enabled", "concepts", "status", "author",
     "falsepositives", "references", "languages", "sources", "examples", "window", "min_sources", "realert",
+    "min_grade", "stages", "notify_on",
 }
 CONCEPT_KEYS = {"description", "terms", "entities", "not_in"}
 TERM_KEYS = {"term", "lang", "not_in"}
@@ -294,6 +295,7 @@ def _rule_from(doc: _Node, concepts: dict[str, Concept], errors: _Collector) -> 
     rule_id = str(values["id"].value)
     examples = tuple(_examples(values["examples"], errors)) if "examples" in values else ()
     window, min_sources, realert = _event_policy(values, errors)
+    min_grade, stages, notify_on = _grading_policy(values, errors)
     if len(errors.errors) > before or condition is None:
         return None
     return Rule(
@@ -316,6 +318,9 @@ def _rule_from(doc: _Node, concepts: dict[str, Concept], errors: _Collector) -> 
         window=window,
         min_sources=min_sources,
         realert=realert,
+        min_grade=min_grade,
+        stages=stages,
+        notify_on=notify_on,
     )
 
 
@@ -367,6 +372,30 @@ def _event_policy(values: dict[str, _Node], errors: _Collector) -> tuple[timedel
             duration = _duration(node, errors, "realert", 'never, exponential or ')
             realert = duration if duration is not None else "never"
     return window, min_sources, realert
+
+
+_GRADE = re.compile(r"^[A-F][1-6]$")
+_STAGES = ("intent", "agreed", "observed", "designated")
+_NOTIFY_ON = ("stage_up", "grade_up")
+
+
+def _grading_policy(values: dict[str, _Node], errors: _Collector) -> tuple[str | None, tuple[str, ...],
+                                                                            tuple[str, ...]]:
+    """`min_grade` (an Admiralty code like B2), `stages` and `notify_on` (docs/grading.md)."""
+    min_grade = None
+    if "min_grade" in values:
+        node = values["min_grade"]
+        if isinstance(node.value, str) and _GRADE.match(node.value.strip().upper()):
+            min_grade = node.value.strip().upper()
+        else:
+            errors.add(node.where, f"min_grade must be an Admiralty code like B2 (A–F, then 1–6), not {node.value!r}")
+    chosen = []
+    for key, allowed in (("stages", _STAGES), ("notify_on", _NOTIFY_ON)):
+        found = _texts(values, key, f"a {key} value", errors)
+        for bad in (v for v in found if v not in allowed):
+            errors.add(values[key].where, f'{key}: "{bad}" is not one of {", ".join(allowed)}')
+        chosen.append(tuple(v for v in found if v in allowed))
+    return min_grade, chosen[0], chosen[1]
 
 
 def _duration(node: _Node, errors: _Collector, key: str, also: str = "") -> timedelta | None:

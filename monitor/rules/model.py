@@ -258,6 +258,11 @@ class Rule:
     window: timedelta | None = None
     min_sources: int = 1
     realert: Realert = "never"
+    # Analyst grading (docs/grading.md): hold until the event's grade / stage meets these; which grading
+    # updates also go out at the top level.
+    min_grade: str | None = None
+    stages: tuple[str, ...] = ()
+    notify_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""The stage lexicons (`rules/lexicons/stages.yaml`) found in an article: where each stage word is, and
+where the article's key terms are, as plain tuples for `grading.read_stage`. Pure.
+
+The lexicons are ordinary concepts (`stage_intent`, `stage_agreed`, `stage_observed`,
+`stage_designated`, `stage_denied`), compiled into one automaton of their own with the rule engine's
+compiler, so they share its folding, wildcards and CJK substring matching.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from monitor.models import FIELDS, Article, Span
+from monitor.rules.compiler import CompiledRules
+from monitor.rules.evaluate import article_language, span_of
+from monitor.rules.model import AnyOf, ConceptRef, Rule, RuleSet
+from monitor.text import Document
+
+STAGE_CONCEPTS = {"stage_intent": "intent", "stage_agreed": "agreed", "stage_observed": "observed",
+                  "stage_designated": "designated", "stage_denied": "denied"}
+
+
+class Found(NamedTuple):
+    """A stage word: its stage, field, sentence number in that field, and original offsets."""
+
+    stage: str
+    field: str
+    sentence: int
+    start: int
+    end: int
+
+
+class StageScanner:
+    """The stage concepts of a rule set, compiled once. A rule set without them finds nothing."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        names = [n for n in STAGE_CONCEPTS if n in ruleset.concepts]
+        self.enabled = bool(names)
+        rule = Rule("stages", "stage lexicons", "info", (), AnyOf(tuple(ConceptRef(n) for n in names)))
+        self.compiled = CompiledRules(ruleset, [rule]) if names else None
+
+    def scan(self, article: Article, anchors: Sequence[Span] = ()) -> tuple[list[Found], list[tuple[str, int]]]:
+        """The stage words of the article, and the (field, sentence) of each anchor span."""
+        if self.compiled is None:
+            return [], []
+        docs = {f: Document(article.text_of(f)) for f in FIELDS if article.text_of(f).strip()}
+        language = article_language(article)
+        found: list[Found] = []
+        for field, doc in docs.items():
+            for key, hits in self.compiled.scan(field, doc, language).items():
+                stage = STAGE_CONCEPTS[key.removeprefix("concept:")]
+                for hit in hits:
+                    span = span_of(hit, doc)
+                    found.append(Found(stage, field, _sentence(doc, span.start), span.start, span.end))
+        spots = [(s.field, _sentence(docs[s.field], s.start)) for s in anchors if s.field in docs]
+        return found, spots
+
+
+def _sentence(doc: Document, original_offset: int) -> int:
+    return max(0, bisect_right(doc.original_sentence_starts, original_offset) - 1)
