@@ -183,7 +183,10 @@ class App:
         started = time.monotonic()
         report = poll(source, self.fetcher, self.store, self.matcher, self.now, policy, force=force,
                       oldest=horizon(self.now(), self.settings.retention_days))
-        self.metrics.polled(source.name, _outcome(report), report.new, time.monotonic() - started, self.now())
+        seconds = time.monotonic() - started
+        self.metrics.polled(source.name, _outcome(report), report.new, seconds, self.now())
+        if not report.elsewhere:
+            self.store.record_poll(source.name, self.now(), _outcome(report), report.items, report.new, seconds)
         log.info("%s", report.summary())
         if report.alerts:
             self.deliver_soon()
@@ -253,6 +256,10 @@ class App:
         """Retention: delete the articles older than `retention_days` that no event holds."""
         return prune(self.store, self.now(), self.settings.retention_days)
 
+    def prune_polls(self) -> int:
+        """The poll history the sources page plots stays bounded (`store.POLL_HISTORY_DAYS`)."""
+        return self.store.prune_polls(self.now())
+
     def store_problem(self) -> str | None:
         """None while the store answers a query, else why not (for /healthz)."""
         try:
@@ -285,6 +292,7 @@ def run_daemon(app: App, stop: threading.Event | None = None, health_port: int |
                           misfire_grace_time=3600)
     if app.settings.retention_days:
         scheduler.add_job(_guarded(app.prune), "interval", hours=6, id="retention", next_run_time=app.now())
+    scheduler.add_job(_guarded(app.prune_polls), "interval", hours=6, id="poll-history")
     _install_signals(app, stop)
     scheduler.start()
     health = _serve_health(app, scheduler, health_host, health_port) if health_port is not None else None

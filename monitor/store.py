@@ -20,7 +20,7 @@ from monitor.models import Alert, SourceState
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 3: source_state.last_new, last_problem, extra; snapshots. 4: leases, digests.slot
+SCHEMA_VERSION = 5  # 3: source_state.last_new, last_problem, extra; snapshots. 4: leases, digests.slot. 5: polls
 OLDEST_UPGRADABLE = 3  # older databases were made by pre-releases
 
 
@@ -250,6 +250,22 @@ digests = sa.Table(
 
 # Leases (schema 4): a named piece of work ("source:NAME") held by one worker until `expires_at`;
 # see monitor/leases.py and docs/scaling.md.
+# One row per poll: what the sources page plots (outcomes per day), kept `POLL_HISTORY_DAYS`.
+polls = sa.Table(
+    "polls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),  # ok | not_modified | error | skipped
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("new", sa.Integer, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Index("ix_polls_source_at", "source", "at"),
+    sa.Index("ix_polls_at", "at"),
+)
+POLL_HISTORY_DAYS = 90
+
 leases = sa.Table(
     "leases",
     metadata,
@@ -324,8 +340,12 @@ def _upgrade_to_4(conn: sa.Connection) -> None:
     add_columns(conn, events, "grade", "stage", "denied", "grading")  # grading (docs/grading.md)
 
 
+def _upgrade_to_5(conn: sa.Connection) -> None:
+    """`polls` is new: create_all made it; nothing else changed."""
+
+
 # version → the step that brings a database of the version before it there
-UPGRADES: dict[int, Callable[[sa.Connection], None]] = {4: _upgrade_to_4}
+UPGRADES: dict[int, Callable[[sa.Connection], None]] = {4: _upgrade_to_4, 5: _upgrade_to_5}
 
 
 def migrate(engine: Engine) -> int:
@@ -394,6 +414,17 @@ class Store:
         with self.engine.begin() as conn:
             if not conn.execute(snapshots.update().where(snapshots.c.source == source).values(**values)).rowcount:
                 conn.execute(snapshots.insert().values(source=source, **values))
+
+    def record_poll(self, source: str, at: datetime, outcome: str, items: int, new: int, seconds: float) -> None:
+        """One poll's outcome, for the history the sources page plots (`prune_polls` bounds it)."""
+        with self.engine.begin() as conn:
+            conn.execute(polls.insert(), {"source": source, "at": at, "outcome": outcome, "items": items,
+                                          "new": new, "seconds": seconds})
+
+    def prune_polls(self, now: datetime) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(polls.delete().where(
+                polls.c.at < now - timedelta(days=POLL_HISTORY_DAYS))).rowcount or 0)
 
     def save_source_state(self, state: SourceState) -> None:
         values = {c.name: getattr(state, c.name) for c in source_state.columns}

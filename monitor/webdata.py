@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from monitor.store import Store, alerts, articles, deliveries, event_articles, events, matches
+from monitor.store import Store, alerts, articles, deliveries, event_articles, events, matches, polls
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,17 @@ def articles_per_day(store: Store, since: datetime) -> dict[str, dict[date, int]
     with store.engine.connect() as conn:
         for source, day, n in conn.execute(query):
             out.setdefault(source, {})[date.fromisoformat(day)] = int(n)
+    return out
+
+
+def poll_outcomes_per_day(store: Store, since: datetime) -> dict[str, dict[str, dict[date, int]]]:
+    """source → outcome (ok, not_modified, error, skipped) → day → polls, from `since` on."""
+    query = (sa.select(polls.c.source, polls.c.outcome, _day(polls.c.at), sa.func.count())
+             .where(polls.c.at >= since).group_by(sa.text("1"), sa.text("2"), sa.text("3")))
+    out: dict[str, dict[str, dict[date, int]]] = {}
+    with store.engine.connect() as conn:
+        for source, outcome, day, n in conn.execute(query):
+            out.setdefault(source, {}).setdefault(outcome, {})[date.fromisoformat(day)] = int(n)
     return out
 
 

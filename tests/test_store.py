@@ -184,3 +184,18 @@ def test_nul_characters_never_reach_the_database(store_url: str) -> None:
     assert (taken.new, len(taken.alerts)) == (1, 1)
     [alert] = store.pending_alerts()
     assert alert.title == "DPRK workers for Alabuga" and alert.url == "https://x.org/a"
+
+
+def test_the_poll_history_is_kept_for_its_days(store_url: str) -> None:
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from monitor.store import POLL_HISTORY_DAYS, polls
+
+    store = open_store(store_url)
+    store.record_poll("feed", NOW - timedelta(days=POLL_HISTORY_DAYS + 1), "error", 0, 0, 1.5)
+    store.record_poll("feed", NOW, "ok", 20, 3, 0.2)
+    assert store.prune_polls(NOW) == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(polls.c.outcome, polls.c.new)).all() == [("ok", 3)]

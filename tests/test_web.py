@@ -120,7 +120,8 @@ def test_hostile_text_is_shown_as_text_and_never_as_a_link(client: FlaskClient) 
 def test_the_sources_page_puts_trouble_first_with_a_plot_per_source(client: FlaskClient) -> None:
     html = client.get("/sources").get_data(as_text=True)
     assert html.index("never-polled") < html.index("seed-feed")  # new before ok
-    assert html.count('class="spark"') == 3
+    assert html.count('class="spark"') == 6  # items per day and polls per day, for each source
+    assert f"{NOW.date().isoformat()}: ok 1" in html  # seed-feed's one poll, in its outcome plot
     listed = client.get("/sources.json?sort=name").get_json()["sources"]
     assert [s["name"] for s in listed] == ["hostile-feed", "never-polled", "seed-feed"]
     seed = next(s for s in listed if s["name"] == "seed-feed")

@@ -40,6 +40,7 @@ from monitor.webdata import (
     events_per_day_by_tag,
     hits_per_day,
     last_hits,
+    poll_outcomes_per_day,
 )
 
 # No script at all, no inline style, no framing, forms only to ourselves; plots are inline SVG.
@@ -221,10 +222,13 @@ def sources_page() -> str:
     since = days_back(_context().now(), 30).date()
     sparks = {r.name: plots.sparkline(r.per_day, since, 30, f"{r.name}: items per day, last 30 days")
               for r in rows}
+    outcomes = poll_outcomes_per_day(_context().store, days_back(_context().now(), 30))
+    polled = {r.name: plots.outcome_bars(outcomes.get(r.name, {}), since, 30,
+                                         f"{r.name}: polls per day by outcome, last 30 days") for r in rows}
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    return render_template("sources.html", rows=rows, sparks=sparks, counts=counts,
+    return render_template("sources.html", rows=rows, sparks=sparks, polled=polled, counts=counts,
                            sort=request.args.get("sort", "status"))
 
 

@@ -100,3 +100,34 @@ def timeline(points: Sequence[Point], title: str, width: int = 900) -> Markup:
                      f'{last:%Y-%m-%d %H:%M} UTC</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# Poll outcomes in fixed colours (style.css): ok green, not modified blue, error red, skipped orange.
+OUTCOME_CLASSES = {"ok": "s2", "not_modified": "s0", "error": "s1", "skipped": "s3"}
+
+
+def outcome_bars(per_outcome: Mapping[str, Mapping[date, int]], start: date, days: int, title: str,
+                 width: int = 120, height: int = 24) -> Markup:
+    """A small stacked bar per day of a source's poll outcomes (each bar's tooltip gives the counts)."""
+    span = _days(start, days)
+    totals = [sum(per_outcome.get(o, {}).get(d, 0) for o in OUTCOME_CLASSES) for d in span]
+    top = max(totals, default=0) or 1
+    bar_w = width / days
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" role="img" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}"><title>{escape(title)}</title>']
+    for i, day in enumerate(span):
+        y: float = height
+        counts = []
+        for outcome, css in OUTCOME_CLASSES.items():
+            n = per_outcome.get(outcome, {}).get(day, 0)
+            if n:
+                h = n / top * height
+                y -= h
+                counts.append(f"{outcome.replace('_', ' ')} {n}")
+                parts.append(f'<rect class="{css}" x="{i * bar_w:.1f}" y="{y:.1f}" width="{max(bar_w - 0.5, 0.5):.1f}" '
+                             f'height="{h:.1f}"/>')
+        if counts:
+            parts.append(f'<rect class="hit" x="{i * bar_w:.1f}" y="0" width="{bar_w:.1f}" height="{height}" '
+                         f'fill-opacity="0"><title>{day.isoformat()}: {escape(", ".join(counts))}</title></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
