@@ -43,6 +43,9 @@ class EventRow:
     first_url: str
     reports: int
     sources: int  # independent: distinct domains of the reports that are not copies
+    grade: str | None = None  # the Admiralty code, e.g. "B2" (docs/grading.md)
+    stage: str | None = None  # intent | agreed | observed | designated
+    denied: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,8 @@ def _row(r: Any, coverage: tuple[int, int, str, str] | None) -> EventRow:
     reports, sources, first_source, first_url = coverage or (0, 0, "", "")
     return EventRow(id=r["id"], state=r["state"], severity=r["severity"], title=r["title"], tags=tuple(r["tags"]),
                     rule_ids=tuple(r["rule_ids"]), opened_at=r["opened_at"], updated_at=r["updated_at"],
-                    first_source=first_source, first_url=first_url, reports=reports, sources=sources)
+                    first_source=first_source, first_url=first_url, reports=reports, sources=sources,
+                    grade=r["grade"], stage=r["stage"], denied=bool(r["denied"]))
 
 
 def _day(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

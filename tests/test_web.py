@@ -64,8 +64,11 @@ def test_the_json_twin_has_the_documented_fields_and_filters(client: FlaskClient
     assert set(body) == {"events", "next", "next_url", "problems"}
     event = seed_event(client)
     assert set(event) == {"id", "url", "state", "severity", "title", "tags", "rules", "opened_at", "updated_at",
-                          "first_source", "first_link", "reports", "sources"}
+                          "first_source", "first_link", "reports", "sources", "grade", "stage", "denied"}
     assert event["state"] == "alerted" and event["severity"] == "critical" and event["sources"] == 2
+    assert event["grade"] and len(event["grade"]) == 2 and event["denied"] is False  # e.g. "F6" for ungraded feeds
+    assert f">{event['grade']}" in client.get("/").get_data(as_text=True)
+    assert f"graded <strong>{event['grade']}</strong>" in client.get(f"/events/{event['id']}").get_data(as_text=True)
     assert event["first_source"] == "seed-feed"
     tag_only = client.get("/events.json?tag=drone_production").get_json()["events"]
     assert tag_only and all("drone_production" in e["tags"] for e in tag_only)

@@ -88,12 +88,12 @@ def event_json(row: EventRow, base: str) -> dict[str, Any]:
         "title": row.title, "tags": list(row.tags), "rules": list(row.rule_ids),
         "opened_at": row.opened_at.isoformat(), "updated_at": row.updated_at.isoformat(),
         "first_source": row.first_source, "first_link": safe_link(row.first_url), "reports": row.reports,
-        "sources": row.sources,
+        "sources": row.sources, "grade": row.grade, "stage": row.stage, "denied": row.denied,
     }
 
 
 CSV_FIELDS = ("id", "url", "state", "severity", "title", "tags", "rules", "opened_at", "updated_at", "first_source",
-              "first_link", "reports", "sources")
+              "first_link", "reports", "sources", "grade", "stage", "denied")
 
 
 def csv_row(item: Mapping[str, Any]) -> list[str]:
