@@ -230,3 +230,13 @@ def test_the_demo_keeps_serving_its_results(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0
+
+
+def test_every_page_answers_on_both_engines(store_url: str, tmp_path: Path) -> None:
+    with filled_store(tmp_path, url=store_url) as found:
+        app = create_app(WebContext(found.settings, found.store, lambda: found.rules, now=lambda: NOW))
+        web = app.test_client()
+        event = next(e for e in web.get("/events.json").get_json()["events"] if e["first_source"] == "seed-feed")
+        for path in ("/", "/?tag=dprk_labor&q=workers", f"/events/{event['id']}", "/events.csv", "/sources",
+                     "/sources.json", "/rules", "/rules.json", "/rules/dprk-workers-drone-plant"):
+            assert web.get(path).status_code == 200, path

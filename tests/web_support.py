@@ -48,15 +48,15 @@ class Filled:
 
 
 @contextmanager
-def filled_store(tmp: Path, web: WebConfig | None = None) -> Iterator[Filled]:
-    """One `monitor once` cycle over the two feeds into a SQLite store under `tmp`."""
+def filled_store(tmp: Path, web: WebConfig | None = None, url: str | None = None) -> Iterator[Filled]:
+    """One `monitor once` cycle over the two feeds into a store: `url`, else a SQLite file under `tmp`."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         os.environ.pop(name, None)
     with LoopbackServer() as server:
         seed = server.serve_file("/seed.xml", ROOT / "tests" / "data" / "feeds" / "seed-story.xml")
         hostile = server.serve_bytes("/hostile.xml", HOSTILE_FEED, content_type="application/rss+xml")
         settings = Settings(
-            store=StoreConfig(url=f"sqlite:///{tmp / 'web.db'}"),
+            store=StoreConfig(url=url or f"sqlite:///{tmp / 'web.db'}"),
             sources=[SourceConfig(name="seed-feed", url=seed), SourceConfig(name="hostile-feed", url=hostile),
                      SourceConfig(name="never-polled", url=server.url("/never.xml"))],
             notifiers=[ConsoleConfig(name="console", format="jsonl")],
