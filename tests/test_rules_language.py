@@ -7,11 +7,11 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from test_rules import LEXICON, write_rules
 
 from monitor.errors import RuleErrors
 from monitor.models import Article
 from monitor.rules import Matcher, load_rules
-from tests.test_rules import LEXICON, write_rules
 
 EXTRA = """\
   russia:

@@ -9,12 +9,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from test_rules import LEXICON, RULE, write_rules
+
 from monitor.models import Article
 from monitor.rules import Matcher, load_rules
 from monitor.rules.check import lint, run_examples
 from monitor.rules.explain import explain, render
 from monitor.store import open_store, stored_articles
-from tests.test_rules import LEXICON, RULE, write_rules
 
 ROOT = Path(__file__).parents[1]
 
