@@ -84,3 +84,14 @@ def test_polls_alerts_reloads_and_stops(daemon: tuple[subprocess.Popen[str], Lin
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     assert process.poll() == 0
+
+
+def test_check_shows_a_broken_rule_file_with_its_location(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "tests" / "data" / "rules", rules)
+    broken = rules / "dprk-labor.yaml"
+    broken.write_text(broken.read_text().replace("concept: dprk", "concept: no_such_concept"))
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "check", "--offline", "--rules", str(rules)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2
+    assert f'{broken}:7:16: unknown concept "no_such_concept"' in done.stderr
