@@ -28,7 +28,7 @@ from monitor.config import (
 )
 from monitor.demo import bundled_feeds, serve
 from monitor.errors import ConfigError, MonitorError, RuleErrors
-from monitor.eventlog import active_silences, add_silence, event_detail, recent_events
+from monitor.eventlog import active_silences, add_silence, event_detail
 from monitor.logs import protect, redact, setup_logging
 from monitor.models import SEVERITIES, Article
 from monitor.notify.render import plain
@@ -36,6 +36,7 @@ from monitor.rules import Matcher, load_rules
 from monitor.rules.model import Rule, RuleSet
 from monitor.rules.stages import StageScanner
 from monitor.store import Store, open_store, stored_articles
+from monitor.webdata import EventFilter, event_page
 
 if TYPE_CHECKING:
     from monitor.daemon import App
@@ -547,7 +548,7 @@ def _open_configured_store(args: argparse.Namespace) -> Store:
 def _events(args: argparse.Namespace) -> int:
     store = _open_configured_store(args)
     try:
-        found = recent_events(store, args.limit, args.state)
+        found = event_page(store, EventFilter(state=args.state), args.limit).rows  # the web view's query
     finally:
         store.close()
     print(f"{'id':>5}  {'state':<8} {'severity':<8} {'grade':<5} {'stage':<11} {'opened (UTC)':<16} {'src':>3} "

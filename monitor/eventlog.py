@@ -30,15 +30,6 @@ class EventSummary:
     denied: bool = False
 
 
-def recent_events(store: Store, limit: int = 20, state: str | None = None) -> list[EventSummary]:
-    query = sa.select(events).order_by(events.c.opened_at.desc(), events.c.id.desc()).limit(limit)
-    if state:
-        query = query.where(events.c.state == state)
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-        return [_summary(row, _members(conn, row["id"])) for row in rows]
-
-
 def event_detail(store: Store, event_id: int) -> tuple[EventSummary, list[dict[str, Any]]] | None:
     """An event and each of its reports, oldest first, with the decision, reason and evidence."""
     with store.engine.connect() as conn:
