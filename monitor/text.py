@@ -125,6 +125,34 @@ class _Offsets:
         return old - old_start - old_length + new_start + new_length
 
 
+class _Collapsed:
+    """The map of runs of spaces collapsed to one and the ends trimmed, worked out on first use: most
+    texts match nothing and are never mapped back."""
+
+    __slots__ = ("_before", "_offsets")
+
+    def __init__(self, before: str) -> None:
+        self._before = before
+        self._offsets: _Offsets | None = None
+
+    def _map(self) -> _Offsets:
+        if self._offsets is None:
+            runs = [(m.start(), m.end() - m.start(), 1) for m in _SPACES.finditer(self._before)]
+            if self._before.startswith(" "):
+                if runs and runs[0][0] == 0:
+                    runs[0] = (0, runs[0][1], 0)
+                else:
+                    runs.insert(0, (0, 1, 0))
+            self._offsets = _Offsets(runs)
+        return self._offsets
+
+    def to_old(self, new: int) -> int:
+        return self._map().to_old(new)
+
+    def to_new(self, old: int) -> int:
+        return self._map().to_new(old)
+
+
 class _Explicit:
     """The reference fold's map: one original offset per folded character."""
 
@@ -190,12 +218,12 @@ def _cjk_edges(text: str) -> list[int]:
     return edges
 
 
-def _fold_fast(original: str) -> tuple[str, tuple[_Offsets, ...]] | None:
+def _fold_fast(original: str) -> tuple[str, tuple[_Offsets | _Collapsed, ...]] | None:
     lowered = original.lower()
     if len(lowered) != len(original):  # "İ" lower-cases to two characters: take the reference path
         return None
     text = lowered.encode("utf-8").translate(_ASCII_SEPARATORS).decode("utf-8")
-    maps: list[_Offsets] = []
+    maps: list[_Offsets | _Collapsed] = []
     if not text.isascii():
         text = _SEPARATOR.sub(" ", text)
         resized: list[tuple[int, int, int]] = []
@@ -214,19 +242,9 @@ def _fold_fast(original: str) -> tuple[str, tuple[_Offsets, ...]] | None:
             if edges:
                 text = " ".join(text[a:b] for a, b in zip([0, *edges], [*edges, len(text)], strict=True))
                 maps.append(_Offsets([(edge, 0, 1) for edge in edges]))
-    collapsed = [(m.start(), m.end() - m.start(), 1) for m in _SPACES.finditer(text)]
-    if collapsed:
-        text = _SPACES.sub(" ", text)
-    if text.startswith(" "):
-        text = text[1:]
-        if collapsed and collapsed[0][0] == 0:
-            collapsed[0] = (0, collapsed[0][1], 0)
-        else:
-            collapsed.insert(0, (0, 1, 0))
-    if text.endswith(" "):
-        text = text[:-1]
-    if collapsed:
-        maps.append(_Offsets(collapsed))
+    if "  " in text or text.startswith(" ") or text.endswith(" "):
+        maps.append(_Collapsed(text))
+        text = " ".join(text.split())  # only spaces are left: C speed, where a regex pass is not
     return text, tuple(maps)
 
 
@@ -235,7 +253,7 @@ class Folded:
 
     __slots__ = ("text", "_maps")
 
-    def __init__(self, text: str, maps: tuple[_Offsets | _Explicit, ...] = ()) -> None:
+    def __init__(self, text: str, maps: tuple[_Offsets | _Collapsed | _Explicit, ...] = ()) -> None:
         self.text = text
         self._maps = maps
 
