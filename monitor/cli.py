@@ -728,6 +728,10 @@ def _outbox(args: argparse.Namespace) -> int:
         print("nothing waiting: every alert reached every notifier it was routed to")
     for name in sorted({n for n, status in counts if status == "queued"}):
         print(f"{name}: {counts[(name, 'queued')]} alerts queued for the next digest")
+    for name in sorted({n for n, status in counts if status in ("held", "catching_up")}):
+        held = counts.get((name, "held"), 0) + counts.get((name, "catching_up"), 0)
+        print(f"{name}: {held} alerts held for the catch-up message after downtime (sent once every source "
+              "was polled; a running daemon sends it)")
     for digest in digests:
         if digest["status"] in ("pending", "sending", "failed"):
             asked = f"{digest['requested_at']:%Y-%m-%d %H:%M}"

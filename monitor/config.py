@@ -434,9 +434,12 @@ class Settings(BaseSettings):
     outbox_interval: timedelta = timedelta(seconds=30)
     user_agent: str | None = None
     retention_days: int = Field(default=0, ge=0)  # unmatched articles older than this are deleted; 0: keep all
+    # Not polling for longer than this (any source): the first polls' alerts go out as one catch-up message
+    # per Slack and per-alert email notifier (docs/operations.md); "0s" sends them one by one.
+    catch_up_after: timedelta = timedelta(hours=6)
     web: WebConfig = WebConfig()
 
-    _outbox_interval = field_validator("outbox_interval", mode="before")(parse_duration)
+    _outbox_interval = field_validator("outbox_interval", "catch_up_after", mode="before")(parse_duration)
 
     @field_validator("notifiers", mode="before")
     @classmethod

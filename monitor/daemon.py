@@ -37,6 +37,7 @@ from monitor.health import HealthServer, Metrics, serve_health
 from monitor.http import DEFAULT_USER_AGENT, HttpClient
 from monitor.leases import Leases, worker_id
 from monitor.notify import Notifier
+from monitor.notify.catchup import after_downtime
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.email import EmailNotifier
 from monitor.notify.outbox import DeliveryReport, Outbox, send_due_digests
@@ -168,6 +169,12 @@ class App:
         self.outbox.on_sent = self.metrics.delivered
         self._delivery = threading.Lock()  # one delivery pass at a time: never two sends of one alert
         self._wanted = threading.Event()  # a poll wrote alerts: the running pass (or a new one) goes again
+        self.catch_up = after_downtime(self.store.last_poll_at(), now(), settings.catch_up_after)
+        if self.catch_up is not None:
+            self.outbox.holding = True
+            log.info("no source was polled since %s: until each has been polled once, the alerts found go to "
+                     "Slack and per-alert email as one catch-up message (catch_up_after = %s)",
+                     self.catch_up.since.isoformat(timespec="seconds"), settings.catch_up_after)
 
     @property
     def sources(self) -> list[SourceConfig]:
@@ -188,7 +195,7 @@ class App:
         if not report.elsewhere:
             self.store.record_poll(source.name, self.now(), _outcome(report), report.items, report.new, seconds)
         log.info("%s", report.summary())
-        if report.alerts:
+        if report.alerts or self.outbox.holding:  # catching up: this poll may be the one that ends it
             self.deliver_soon()
         return report
 
@@ -211,8 +218,20 @@ class App:
 
     def _deliver_pass(self) -> DeliveryReport:
         report = self.outbox.deliver()
-        send_due_digests(self.store, self.digest_channels, self.settings.routes, list(self.notifiers), self.now)
+        self._end_catch_up_when_polled()  # after the pass: the last source's alerts are held with the others
+        self.outbox.send_catch_ups(self.catch_up.since if self.catch_up else None)
+        send_due_digests(self.store, self.digest_channels, self.settings.routes, list(self.notifiers), self.now,
+                         self.metrics.delivered)
         return report
+
+    def _end_catch_up_when_polled(self) -> None:
+        if self.catch_up is None or not self.outbox.holding:
+            return
+        polled = self.store.polled_since(self.catch_up.started)
+        if self.catch_up.over(polled, [s.name for s in self.sources], self.now()):
+            self.outbox.holding = False
+            log.info("caught up: %d of %d sources polled since the start; sending the catch-up messages",
+                     len(polled & {s.name for s in self.sources}), len(self.sources))
 
     @property
     def digest_channels(self) -> dict[str, EmailNotifier]:

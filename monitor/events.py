@@ -97,6 +97,7 @@ class Sighting:
     sourcing: Sourcing | None = None  # the source's reliability, affiliation and owner (None: F, its domain)
     stage: str | None = None  # the stage this report asserts near its key terms
     denial: bool = False  # this report is a party's denial
+    named: frozenset[str] = frozenset()  # a list entry: every lexicon entity its text names, whatever the rule
 
     @property
     def sourced(self) -> Sourcing:
@@ -122,6 +123,11 @@ class Sighting:
     @property
     def entities(self) -> frozenset[str]:
         return frozenset(e for m in self.matches for e in m.entities)
+
+    @property
+    def joining_entities(self) -> frozenset[str]:
+        """The entities that find its events: a designation joins the stories of what it designates."""
+        return self.entities | self.named
 
 
 def decide(sighting: Sighting, candidates: Sequence[Event], policy: Policy, now: datetime) -> Decision:
@@ -266,12 +272,13 @@ def _event_to_join(sighting: Sighting, candidates: Sequence[Event], policy: Poli
     by_entities = []
     for event in open_events:
         shared_rules = [r for r in sighting.rule_ids if r in event.rule_ids]
-        shared_entities = sorted(sighting.entities & set(event.entities))
-        if shared_rules and shared_entities:
-            by_entities.append((len(shared_entities), event.opened_at, event, shared_rules[0], shared_entities))
+        shared_entities = sorted(sighting.joining_entities & set(event.entities))
+        if (shared_rules or sighting.named) and shared_entities:
+            why = f"rule {shared_rules[0]} with the same entities" if shared_rules else "a designation of its entities"
+            by_entities.append((len(shared_entities), event.opened_at, event, why, shared_entities))
     if by_entities:
-        _, _, event, rule, entities = max(by_entities, key=lambda t: (t[0], t[1]))
-        return event, f"rule {rule} with the same entities: {', '.join(entities)}", False
+        _, _, event, why, entities = max(by_entities, key=lambda t: (t[0], t[1]))
+        return event, f"{why}: {', '.join(entities)}", False
     return None, "", False
 
 

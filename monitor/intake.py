@@ -84,7 +84,8 @@ class Intake:
         longest = max([policy.window, *(s.window for s in policy.rules.values() if s.window)])
         at = sighting.at(now)  # the story's time: reports may arrive late or out of order
         days = [(at - longest + timedelta(days=n)).date() for n in range(2 * longest.days + 3)]
-        keys = [k for day in days for k in _entity_keys(sighting.entities, day)] + _band_keys(sighting.fingerprint)
+        keys = [k for day in days for k in _entity_keys(sighting.joining_entities, day)] + _band_keys(
+            sighting.fingerprint)
         if not keys:
             return []
         # Two steps, so that the key index leads: a planner that started from the opened_at index would

@@ -211,7 +211,8 @@ def graded_sighting(sighting: Sighting, article: Article, found: Sequence[Match]
     if sourcing is None:
         sourcing = Sourcing(sighting.domain, affiliation=("official",) if sighting.official else ())
     sourcing = replace(sourcing, domain=sighting.domain)
-    return replace(sighting, sourcing=sourcing, stage=stage, denial=reading.denied and stage is None)
+    named = matcher.entities_in(article) if sourcing.listed else frozenset()
+    return replace(sighting, sourcing=sourcing, stage=stage, denial=reading.denied and stage is None, named=named)
 
 
 def stage_reading(article: Article, found: Sequence[Match], matcher: Matcher) -> StageReading:

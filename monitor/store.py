@@ -199,8 +199,9 @@ deliveries = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
     sa.Column("notifier", sa.String(200), nullable=False),
-    # pending → sending (claimed; next_attempt_at is the claim's end) → sent | failed | skipped | queued;
-    # queued (waiting for a digest) → sent once the digest was accepted
+    # pending → sending (claimed; next_attempt_at is the claim's end) → sent | failed | skipped | queued | held;
+    # queued (waiting for a digest) → sent once the digest was accepted; held (catching up after downtime) →
+    # catching_up (claimed for the catch-up message) → sent once it was accepted, or held again to retry
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
@@ -421,6 +422,17 @@ class Store:
             conn.execute(polls.insert(), {"source": source, "at": at, "outcome": outcome, "items": items,
                                           "new": new, "seconds": seconds})
 
+    def last_poll_at(self) -> datetime | None:
+        """When any source was last polled, by any worker: how long monitor has not been running."""
+        with self.engine.connect() as conn:
+            found: datetime | None = conn.execute(sa.select(sa.func.max(polls.c.at))).scalar()
+        return found
+
+    def polled_since(self, at: datetime) -> set[str]:
+        """The sources polled (successfully or not) at or after `at`."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(polls.c.source).where(polls.c.at >= at).distinct()).scalars())
+
     def prune_polls(self, now: datetime) -> int:
         with self.engine.begin() as conn:
             return int(conn.execute(polls.delete().where(
@@ -476,7 +488,7 @@ class Store:
         earlier = sa.select(alerts.c.id).where(alerts.c.event_id == alert.event_id, alerts.c.id < alert.id)
         query = sa.select(deliveries.c.id).where(
             deliveries.c.alert_id.in_(earlier), deliveries.c.notifier == notifier,
-            deliveries.c.status.in_(("pending", "sending")),
+            deliveries.c.status.in_(("pending", "sending", "held", "catching_up")),
         ).limit(1)
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
@@ -581,6 +593,34 @@ class Store:
                  .where(deliveries.c.notifier == notifier, deliveries.c.status == "queued").order_by(alerts.c.id))
         with self.engine.connect() as conn:
             return [(r.id, Alert.from_dict({**r.payload, "id": r.alert_id})) for r in conn.execute(query)]
+
+    def claim_held(self, notifier: str, now: datetime, lease: timedelta) -> list[tuple[int, Alert]]:
+        """Take the alerts held for `notifier`'s catch-up message until `now + lease` (also those of a
+        claim that ran out): (delivery id, alert), oldest first. Empty when none are due."""
+        due = (deliveries.c.notifier == notifier) & (
+            ((deliveries.c.status == "held")
+             & (deliveries.c.next_attempt_at.is_(None) | (deliveries.c.next_attempt_at <= now)))
+            | ((deliveries.c.status == "catching_up") & (deliveries.c.next_attempt_at <= now)))
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(sa.select(deliveries.c.id).where(due).with_for_update(skip_locked=True)).scalars())
+            if not ids:
+                return []
+            conn.execute(deliveries.update().where(deliveries.c.id.in_(ids), due).values(
+                status="catching_up", next_attempt_at=now + lease, attempts=deliveries.c.attempts + 1))
+            query = (sa.select(deliveries.c.id, alerts.c.id.label("alert_id"), alerts.c.payload)
+                     .join(alerts, alerts.c.id == deliveries.c.alert_id)
+                     .where(deliveries.c.id.in_(ids), deliveries.c.status == "catching_up").order_by(alerts.c.id))
+            return [(r.id, Alert.from_dict({**r.payload, "id": r.alert_id})) for r in conn.execute(query)]
+
+    def finish_held(self, delivery_ids: Sequence[int], status: str, now: datetime, error: str | None = None,
+                    next_attempt_at: datetime | None = None) -> None:
+        """How a catch-up message ended for the deliveries it carried, all in one transaction: `sent`,
+        `held` again (to retry at `next_attempt_at`) or `failed`."""
+        with self.engine.begin() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id.in_(list(delivery_ids)),
+                                                   deliveries.c.status == "catching_up").values(
+                status=status, last_error=error, next_attempt_at=next_attempt_at,
+                sent_at=now if status == "sent" else None))
 
     def last_digested(self, notifier: str, event_ids: Iterable[int]) -> dict[int, Alert]:
         """For each event, its last alert an earlier digest of `notifier` carried."""

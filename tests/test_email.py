@@ -20,6 +20,7 @@ from monitor.config import EmailConfig
 from monitor.daemon import build_notifier
 from monitor.errors import DeliveryError
 from monitor.events import Policy, RuleSettings, Silence
+from monitor.health import Metrics
 from monitor.notify.email import EmailNotifier
 from monitor.notify.outbox import CLAIM_LEASE, Outbox, collect_digest, send_digest_now, send_due_digests
 from monitor.store import Store, open_store
@@ -330,7 +331,10 @@ def test_smtp_down_at_digest_time_sends_the_digest_later_once(smtp: SMTPServer, 
     outbox.deliver()  # news goes on meanwhile
     smtp.down = None
     clock.advance(minutes=2)
-    assert send_due_digests(store, channels, [], ["daily-digest"], clock)[0].outcome == "sent"
+    metrics = Metrics()
+    assert send_due_digests(store, channels, [], ["daily-digest"], clock, metrics.delivered)[0].outcome == "sent"
+    delivered = metrics.registry.get_sample_value("monitor_alerts_delivered_total", {"notifier": "daily-digest"})
+    assert delivered == 2  # the digest's alerts count as delivered
     for _ in range(3):
         clock.advance(hours=1)
         send_due_digests(store, channels, [], ["daily-digest"], clock)

@@ -11,6 +11,7 @@ import pytest
 from monitor.config import SourceConfig
 from monitor.events import EXPONENTIAL, Policy, RuleSettings, Sighting, Silence, decide
 from monitor.fingerprint import fingerprint
+from monitor.grading import Sourcing
 from monitor.intake import intake
 from monitor.models import Article, DecisionKind, Event, FetchResult, Match
 from monitor.pipeline import ingest
@@ -65,6 +66,14 @@ CASES = [
     ("a first official source is an update",
      sighting("Treasury: DPRK workers for Alabuga.", "treasury.gov", official=True), [event()], Policy(),
      DecisionKind.UPDATE, 7, "first official source"),
+    ("a list entry naming the event's entity joins it, whatever rule it matched",
+     replace(sighting("OFAC designates JSC SEZ ALABUGA (entity).", "ofac-sdn",
+                      (match("sanctions-designation", "high", ()),)), named=frozenset({"alabuga"}), stage="designated",
+             sourcing=Sourcing("ofac-sdn", "A", ("official",), listed=True)),
+     [event()], Policy(), DecisionKind.UPDATE, 7, "a designation of its entities: alabuga"),
+    ("a list entry naming nothing of the event is another story",
+     replace(sighting("OFAC designates PETREL 8 (vessel).", "ofac-sdn", (match("sanctions-designation", "high", ()),)),
+             named=frozenset({"petrel-8"})), [event()], Policy(), DecisionKind.OPEN, None, "new story"),
     ("a rule silenced for everything it matched is ignored",
      sighting(), [], Policy(silences=(Silence(3, "dprk-labor", NOW + timedelta(hours=1), "known story"),)),
      DecisionKind.IGNORE, None, "silenced by #3"),

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from loopback import LoopbackServer
 
-from monitor.config import SourceConfig
+from monitor.config import SanctionsSourceConfig, SourceConfig
 from monitor.grading import Cue, Grade, Grading, Sourcing, Voice, add_report, crossed, grade_of, read_stage
 from monitor.http import HttpClient
 from monitor.models import Alert
-from monitor.pipeline import poll
+from monitor.pipeline import CycleReport, poll
 from monitor.rules import Matcher, load_rules
 from monitor.store import alerts, events, open_store
 
@@ -112,8 +112,11 @@ ARRIVED = ("The first group of North Korean workers arrived at the Alabuga drone
            "South Korean intelligence said, and began work on the assembly lines of Geran drones.")
 DENIAL = ("Pyongyang denied that North Korean workers were sent to the Alabuga drone plant, calling the reports "
           "a fabrication by hostile forces.")
-DESIGNATION = ("The Treasury sanctioned the Alabuga drone plant and the agencies that send North Korean workers "
-               "to it, designating 12 entities.")
+SDN = ROOT.parent / "shared" / "corpus" / "sanctions" / "watchman__ofactest_sdn.csv"  # 17 real OFAC entries
+# The designation that reaches the list on the story's last day: a row in OFAC's legacy SDN CSV format,
+# written for this test (the other rows are OFAC's own).
+ALABUGA_ROW = ('\r\n90001,"JOINT STOCK COMPANY SPECIAL ECONOMIC ZONE OF INDUSTRIAL PRODUCTION TYPE ALABUGA",-0- ,'
+               '"RUSSIA-EO14024",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"Yelabuga, Republic of Tatarstan, Russia."')
 
 
 def test_a_story_climbs_the_ladder(loopback: LoopbackServer, tmp_path: Path) -> None:
@@ -127,29 +130,39 @@ def test_a_story_climbs_the_ladder(loopback: LoopbackServer, tmp_path: Path) -> 
          "North Korean workers arrive at Alabuga", ARRIVED),
         ({"reliability": "E", "affiliation": ("state-media:kp",)}, "https://kcna.example.kp/denial",
          "Pyongyang denies sending workers", DENIAL),
-        ({"reliability": "A", "affiliation": ("official",)}, "https://treasury.example.gov/press/sanctions",
-         "Treasury sanctions Alabuga drone plant", DESIGNATION),
     ]
     seen: list[tuple[str, str | None, str | None, bool]] = []
     with HttpClient(retries=0, deadline=10) as client:
-        for n, (keys, link, title, text) in enumerate(steps):
-            at = T0 + timedelta(hours=n)
-            feed = loopback.serve_bytes(f"/feed{n}.xml", rss(link, title, text, at), content_type="application/rss+xml")
-            source = SourceConfig(name=f"source{n}", url=feed, **keys)  # type: ignore[arg-type]
-            report = poll(source, client, store, matcher, lambda at=at: at + timedelta(minutes=5))
-            assert report.error is None and report.new == 1, report
+        def step(source: SourceConfig, at: datetime) -> CycleReport:
+            report = poll(source, client, store, matcher, lambda: at + timedelta(minutes=5))
             with store.engine.connect() as conn:
                 event = conn.execute(sa.select(events)).mappings().one()
                 queued = [Alert.from_dict(r.payload) for r in conn.execute(
                     sa.select(alerts).where(alerts.c.id.in_(report.alerts)))]
             kind = queued[-1].kind.value if queued else "-"
             seen.append((kind, event["grade"], event["stage"], bool(event["denied"])))
+            return report
+
+        for n, (keys, link, title, text) in enumerate(steps):
+            at = T0 + timedelta(hours=n)
+            feed = loopback.serve_bytes(f"/feed{n}.xml", rss(link, title, text, at), content_type="application/rss+xml")
+            report = step(SourceConfig(name=f"source{n}", url=feed, **keys), at)  # type: ignore[arg-type]
+            assert report.error is None and report.new == 1, report
+        # OFAC's list, read the day before (the baseline: nothing in it is news), then with the designation
+        listed = SanctionsSourceConfig(name="ofac-sdn", list="ofac-sdn", url=loopback.url("/sdn.csv"))
+        loopback.serve_bytes("/sdn.csv", SDN.read_bytes(), content_type="text/csv")
+        assert step(listed, T0 - timedelta(days=1)).baseline
+        seen.pop()
+        changed = SDN.read_bytes().rstrip(b"\r\n") + ALABUGA_ROW.encode()
+        loopback.serve_bytes("/sdn.csv", changed, content_type="text/csv")
+        report = step(listed, T0 + timedelta(hours=len(steps)))
+        assert report.error is None and report.new == 1, report
     assert seen == [
         ("alert", "C3", "intent", False),  # a C source considering it
         ("follow_up", "C3", "intent", False),  # the rewrite on a syndicating site: the same voice
         ("update", "B1", "observed", False),  # a B source: arrived
         ("follow_up", "B1", "observed", True),  # an E state outlet denies it: marker shown, grade unchanged
-        ("update", "A1", "designated", True),  # the designation
+        ("update", "A1", "designated", True),  # the designation of its entity, on OFAC's list
     ]
     with store.engine.connect() as conn:
         payloads = [r.payload for r in conn.execute(sa.select(alerts).order_by(alerts.c.id))]

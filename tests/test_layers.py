@@ -12,6 +12,7 @@ LAYERS = {
     "config": 1, "text": 1,
     "fingerprint": 1.5, "grading": 1.5,  # on text, under events; grading on nothing
     "rules": 2, "events": 2, "notify": 2, "notify.routes": 2, "notify.render": 2, "notify.digest": 2,
+    "notify.catchup": 2,
     "http": 2, "store": 2,
     "leases": 2.5,  # on store, under pipeline and daemon
     "logs": 2,  # on config: the secrets to redact
@@ -23,7 +24,8 @@ LAYERS = {
     "daemon": 5, "web": 5,
     "cli": 6,  # the command sits on the daemon's wiring (docs/architecture.md)
 }
-PURE = ("text", "fingerprint", "rules", "events", "grading", "notify.routes", "notify.render", "notify.digest")
+PURE = ("text", "fingerprint", "rules", "events", "grading", "notify.routes", "notify.render", "notify.digest",
+        "notify.catchup")
 IMPURE_IMPORTS = ("requests", "sqlalchemy", "urllib3", "socket", "time", "apscheduler")
 
 

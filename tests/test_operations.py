@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -77,7 +78,12 @@ def test_run_serves_health_and_metrics_and_logs_json(loopback: LoopbackServer, t
         port = int(re.search(r"127\.0\.0\.1:(\d+)/healthz", line).group(1))  # type: ignore[union-attr]
         out.wait_for('"rule_id": "dprk-labor"')
         assert _get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
-        status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
+        deadline = time.monotonic() + 20
+        while True:  # the first alert is printed while the pass still hands the poll's others to the console
+            status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
+            if "monitor_alerts_untried 0.0" in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert status == 200
         for series in ('monitor_source_polls_total{outcome="ok",source="seed"} 1.0',
                        'monitor_source_last_success_timestamp_seconds{source="seed"}',

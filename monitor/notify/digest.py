@@ -90,6 +90,7 @@ class Digest:
     groups: tuple[SeverityGroup, ...]
     held: tuple[HeldGroup, ...]
     delivery_ids: tuple[int, ...]  # the outbox rows this digest carries: marked sent once accepted
+    alerts: tuple[Alert, ...] = ()  # their alerts (for the delivery-latency metric)
 
     @property
     def entries(self) -> list[Entry]:
@@ -109,7 +110,7 @@ def build_digest(notifier: str, queued: Sequence[Queued], previous: Mapping[int,
     entries = [Entry(alerts[-1], alerts[0], changes(alerts[-1], previous.get(event_id)))
                for event_id, alerts in by_event.items()]
     return Digest(notifier, since, until, _grouped(entries), held_groups(held),
-                  tuple(q.delivery_id for q in queued))
+                  tuple(q.delivery_id for q in queued), tuple(q.alert for q in queued))
 
 
 def changes(latest: Alert, before: Alert | None) -> tuple[str, ...]:

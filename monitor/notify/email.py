@@ -24,6 +24,7 @@ from monitor.config import EmailConfig
 from monitor.errors import DeliveryError
 from monitor.models import Alert, AlertKind
 from monitor.notify import Outcome, Receipt, Thread
+from monitor.notify.catchup import CatchUpMessage, email_catch_up_html, email_catch_up_subject, email_catch_up_text
 from monitor.notify.digest import Digest, digest_html, digest_subject, digest_text
 from monitor.notify.render import email_html, email_subject, email_text
 
@@ -49,6 +50,11 @@ class EmailNotifier:
     def send_empty(self) -> bool:
         return self.config.send_empty
 
+    @property
+    def catches_up(self) -> bool:
+        """Per-alert email gets one catch-up email after downtime; a digest carries the alerts anyway."""
+        return not self.digest
+
     def send(self, alert: Alert, thread: Thread | None) -> Receipt:
         if self.digest:
             return Receipt(Outcome.QUEUED, note="for the next digest")
@@ -67,6 +73,12 @@ class EmailNotifier:
                                digest_html(digest, self.tz), f"digest-{digest_id}")
         self.transmit(message)
         return Receipt(Outcome.SENT, ", ".join(self.config.recipients), str(message["Message-ID"]))
+
+    def send_catch_up(self, message: CatchUpMessage) -> Receipt:
+        email = self.message(email_catch_up_subject(message), email_catch_up_text(message, self.tz),
+                             email_catch_up_html(message, self.tz), f"catch-up-{message.until.timestamp():.0f}")
+        self.transmit(email)
+        return Receipt(Outcome.SENT, ", ".join(self.config.recipients), str(email["Message-ID"]))
 
     def preview(self, digest: Digest) -> str:
         return digest_html(digest, self.tz)

@@ -21,8 +21,9 @@ from typing import Protocol
 
 from monitor.config import RouteConfig
 from monitor.errors import DeliveryError
-from monitor.models import Alert
+from monitor.models import Alert, AlertKind
 from monitor.notify import Notifier, Outcome, Receipt, Thread
+from monitor.notify.catchup import CatchUpMessage
 from monitor.notify.digest import Digest, HeldRecord, Queued, build_digest
 from monitor.notify.routes import RouteKey, targets
 from monitor.store import Store
@@ -37,7 +38,7 @@ BLIP_WAIT = 1.0  # one quick second try after a server error, before leaving it 
 CLAIM_LEASE = timedelta(minutes=5)  # a claimed delivery or digest left in `sending` this long is taken again
 DIGEST_RETRY_BASE = timedelta(minutes=1)
 DIGEST_RETRY_MAX = timedelta(hours=1)
-FINISHED = ("sent", "failed", "skipped", "queued")
+FINISHED = ("sent", "failed", "skipped", "queued", "held", "catching_up")  # held: for the catch-up message
 
 Sleep = Callable[[float], None]
 
@@ -46,6 +47,7 @@ Sleep = Callable[[float], None]
 class DeliveryReport:
     sent: int = 0
     queued: int = 0
+    held: int = 0  # for the catch-up message after downtime
     skipped: int = 0
     retrying: int = 0
     failed: int = 0
@@ -68,6 +70,7 @@ class Outbox:
         self.sleep = sleep
         self.resting: dict[str, datetime] = {}
         self.on_sent: Callable[[Alert, str, datetime], None] | None = None  # metrics: after each mark "sent"
+        self.holding = False  # catching up after downtime: human channels' alerts wait for one message
 
     def deliver(self) -> DeliveryReport:
         report = DeliveryReport()
@@ -89,6 +92,8 @@ class Outbox:
         known = self.store.delivery(alert.id, name)
         if known and known["status"] in FINISHED:  # already sent?
             return True
+        if self._held_back(alert, notifier):  # catching up: for one message later
+            return self._hold(alert, name, report)
         if self._must_wait(alert, name, failing):  # in order?
             report.waiting += 1
             return False
@@ -104,6 +109,42 @@ class Outbox:
             return self._failed(alert, name, exc, attempts, report)
         self._mark(alert, name, receipt, thread)  # mark: only now, after the channel accepted
         setattr(report, receipt.outcome.value, getattr(report, receipt.outcome.value) + 1)
+        return True
+
+    def send_catch_ups(self, since: datetime | None = None) -> list[DigestResult]:
+        """Once the catch-up is over, one message per notifier for the alerts held (also those an earlier
+        run held and could not send), marked sent once it was accepted: the same window as a digest's,
+        a crash between the two sends it once more after `CLAIM_LEASE`. `since`: the last poll before."""
+        results = []
+        for name, notifier in self.notifiers.items():
+            if self.holding or not getattr(notifier, "catches_up", False):
+                continue
+            held = self.store.claim_held(name, self.now(), CLAIM_LEASE)
+            if held:
+                results.append(self._send_catch_up(notifier, held, since))  # type: ignore[arg-type]
+        return results
+
+    def _send_catch_up(self, channel: CatchUpChannel, held: list[tuple[int, Alert]],
+                       since: datetime | None) -> DigestResult:
+        result = _send_catch_up(self.store, channel, held, self.now, since)
+        if result.outcome == "sent" and self.on_sent is not None:
+            for _, alert in held:
+                self.on_sent(alert, channel.name, self.now())
+        return result
+
+    def _held_back(self, alert: Alert, notifier: Notifier) -> bool:
+        """While catching up, what would be a message of its own on a human channel; a follow-up of an
+        event that has a thread there goes to the thread (quietly) as always."""
+        if not self.holding or not getattr(notifier, "catches_up", False):
+            return False
+        return alert.kind is not AlertKind.FOLLOW_UP or self._thread(alert.event_id, notifier.name) is None
+
+    def _hold(self, alert: Alert, name: str, report: DeliveryReport) -> bool:
+        assert alert.id is not None
+        if self.store.claim_delivery(alert.id, name, self.now(), CLAIM_LEASE) is None:
+            return False
+        self.store.finish_delivery(alert.id, name, "held", self.now())
+        report.held += 1
         return True
 
     def _must_wait(self, alert: Alert, name: str, failing: set[str]) -> bool:
@@ -173,6 +214,36 @@ def send_with_retry(notifier: Notifier, alert: Alert, thread: Thread | None, sle
     raise AssertionError("unreachable")
 
 
+# --- the catch-up message after downtime (notify/catchup.py) ------------------------------------------
+
+
+class CatchUpChannel(Protocol):
+    name: str
+
+    def send_catch_up(self, message: CatchUpMessage) -> Receipt: ...
+
+
+def _send_catch_up(store: Store, channel: CatchUpChannel, held: list[tuple[int, Alert]],
+                   now: Callable[[], datetime], since: datetime | None) -> DigestResult:
+    ids = [delivery_id for delivery_id, _ in held]
+    message = CatchUpMessage.of([alert for _, alert in held], since, now())
+    try:
+        channel.send_catch_up(message)
+    except DeliveryError as exc:
+        if not exc.retryable:
+            store.finish_held(ids, "failed", now(), exc.reason)
+            log.error("catch-up message to %s failed: %s. Its %d alerts stay in the outbox as failed; once that "
+                      "is fixed, `monitor outbox retry` sends them one by one", channel.name, exc.reason, len(ids))
+            return DigestResult(channel.name, "failed", exc.reason)
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else DIGEST_RETRY_BASE
+        store.finish_held(ids, "held", now(), exc.reason, next_attempt_at=now() + wait)
+        log.warning("catch-up message to %s will be retried in %s: %s", channel.name, wait, exc.reason)
+        return DigestResult(channel.name, "retrying", f"{exc.reason}; next try in {wait}")
+    store.finish_held(ids, "sent", now())  # mark: after acceptance
+    log.info("catch-up message to %s sent: %s", channel.name, message.summary())
+    return DigestResult(channel.name, "sent", f"{len(message.events)} events from {len(ids)} alerts")
+
+
 # --- digests ---------------------------------------------------------------------------------------
 
 
@@ -217,13 +288,15 @@ def collect_digest(store: Store, name: str, routes: Sequence[RouteConfig], notif
 
 
 def send_due_digests(store: Store, channels: Mapping[str, DigestChannel], routes: Sequence[RouteConfig],
-                     notifier_names: Sequence[str], now: Callable[[], datetime]) -> list[DigestResult]:
-    """Send every digest a schedule asked for and that is due (a failed one waits its backoff)."""
+                     notifier_names: Sequence[str], now: Callable[[], datetime],
+                     on_sent: Callable[[Alert, str, datetime], None] | None = None) -> list[DigestResult]:
+    """Send every digest a schedule asked for and that is due (a failed one waits its backoff).
+    `on_sent`: told of each alert a sent digest carried (metrics)."""
     results = []
     for name, channel in channels.items():
         claimed = store.claim_digest(name, now(), CLAIM_LEASE)
         if claimed is not None:
-            results.append(_send_digest(store, channel, claimed, routes, notifier_names, now))
+            results.append(_send_digest(store, channel, claimed, routes, notifier_names, now, on_sent))
     return results
 
 
@@ -238,7 +311,8 @@ def send_digest_now(store: Store, channel: DigestChannel, routes: Sequence[Route
 
 
 def _send_digest(store: Store, channel: DigestChannel, claimed: tuple[int, int], routes: Sequence[RouteConfig],
-                 notifier_names: Sequence[str], now: Callable[[], datetime]) -> DigestResult:
+                 notifier_names: Sequence[str], now: Callable[[], datetime],
+                 on_sent: Callable[[Alert, str, datetime], None] | None = None) -> DigestResult:
     digest_id, attempts = claimed
     digest = collect_digest(store, channel.name, routes, notifier_names, now())
     if digest.empty and not channel.send_empty:
@@ -252,6 +326,9 @@ def _send_digest(store: Store, channel: DigestChannel, claimed: tuple[int, int],
     store.finish_digest(digest_id, "sent", now(), since=digest.since, entries=len(digest.entries),
                         delivery_ids=digest.delivery_ids, message_id=receipt.ref)  # mark: after acceptance
     log.info("digest %s sent: %d events from %d alerts", channel.name, len(digest.entries), len(digest.delivery_ids))
+    if on_sent is not None:
+        for alert in digest.alerts:
+            on_sent(alert, channel.name, now())
     return DigestResult(channel.name, "sent", f"{len(digest.entries)} events from {len(digest.delivery_ids)} alerts")
 
 

@@ -25,7 +25,8 @@ from slack_sdk.webhook import WebhookClient, WebhookResponse
 from monitor.errors import DeliveryError
 from monitor.models import Alert, AlertKind
 from monitor.notify import Outcome, Receipt, Thread
-from monitor.notify.render import slack_alert, slack_parent, slack_reply
+from monitor.notify.catchup import CatchUpMessage, slack_catch_up
+from monitor.notify.render import SlackMessage, slack_alert, slack_parent, slack_reply
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class SlackNotifier:
         self.client = client
         self.secret = secret  # the variable's name, for messages; never its value
 
+    catches_up = True  # after downtime, one message lists what the first polls found (notify/catchup.py)
+
     def send(self, alert: Alert, thread: Thread | None) -> Receipt:
         if thread is None:
             answer = self._call("chat_postMessage", channel=self.channel, **slack_alert(alert))
@@ -85,6 +88,10 @@ class SlackNotifier:
         answer = self._call("chat_postMessage", channel=thread.channel, thread_ts=thread.ref,
                             reply_broadcast=broadcast, **slack_reply(alert))
         return Receipt(Outcome.SENT, str(answer["channel"]), str(answer["ts"]), note=f"in thread {thread.ref}")
+
+    def send_catch_up(self, message: CatchUpMessage) -> Receipt:
+        answer = self._call("chat_postMessage", channel=self.channel, **slack_catch_up(message))
+        return Receipt(Outcome.SENT, str(answer["channel"]), str(answer["ts"]))
 
     def _refresh_parent(self, alert: Alert, thread: Thread) -> None:
         try:
@@ -116,11 +123,18 @@ class SlackWebhookNotifier:
         self.client = client
         self.secret = secret
 
+    catches_up = True
+
     def send(self, alert: Alert, thread: Thread | None) -> Receipt:
         if alert.kind is AlertKind.FOLLOW_UP:
             return Receipt(Outcome.SKIPPED, note="an incoming webhook cannot reply in a thread; "
                                                  "follow-ups go to digests")
-        message = slack_alert(alert) if alert.kind is AlertKind.ALERT else slack_reply(alert)
+        return self._post(slack_alert(alert) if alert.kind is AlertKind.ALERT else slack_reply(alert))
+
+    def send_catch_up(self, message: CatchUpMessage) -> Receipt:
+        return self._post(slack_catch_up(message))
+
+    def _post(self, message: SlackMessage) -> Receipt:
         try:
             response = self.client.send(text=message["text"], blocks=message["blocks"], unfurl_links=False,
                                         unfurl_media=False)

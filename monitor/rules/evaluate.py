@@ -283,6 +283,11 @@ class Matcher:
         state = ArticleState(self.compiled, docs, language)
         return Scope(by_key, state), state
 
+    def entities_in(self, article: Article) -> frozenset[str]:
+        """Every lexicon entity the article names, in any concept of the enabled rules."""
+        scope, _ = self.prepare(article)
+        return frozenset(hit.entity for hit in scope.hits() if hit.entity)
+
     def match(self, article: Article, source_tags: Iterable[str] = ()) -> list[Match]:
         """The rules `article` matches. `source_tags`: the tags of its source (for rules' `sources`)."""
         scope, state = self.prepare(article)
