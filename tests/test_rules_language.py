@@ -247,3 +247,20 @@ def test_hedge_is_reserved(tmp_path: Path) -> None:
     with pytest.raises(RuleErrors) as caught:
         load_rules(write_rules(tmp_path, {}, LEXICON + "  hedge:\n    terms: [maybe]\n"))
     assert 'concept "hedge" is defined twice (it is built in; give yours another name)' in str(caught.value)
+
+
+def test_the_built_in_quantity_class_counts_in_digits_and_words(tmp_path: Path) -> None:
+    m = matcher(tmp_path, """
+        near: {within: 4, ordered: true, of: [{concept: sanction}, {concept: quantity}, {concept: target}]}
+        """)
+    assert hits(m, "The Treasury sanctioned 10 individuals and two entities on Tuesday.")
+    assert hits(m, "The EU sanctioned twelve entities linked to the drone programme.")
+    assert hits(m, "Washington sanctioned 1,500 entities in 2024.")
+    assert not hits(m, "The Treasury sanctioned individuals and entities on Tuesday.")  # no count
+
+
+def test_a_korean_phrase_matches_with_or_without_its_space(tmp_path: Path) -> None:
+    lexicon = 'concepts:\n  dprk_labor:\n    terms: ["북한 노동자"]\n'
+    rule = "id: r\ntitle: r\nmatch: {concept: dprk_labor}\n"
+    m = Matcher(load_rules(write_rules(tmp_path, {"r.yaml": rule}, lexicon)))
+    assert hits(m, "러시아에 파견된 북한 노동자 수천 명") and hits(m, "러시아에 파견된 북한노동자 수천 명")

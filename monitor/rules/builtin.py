@@ -4,6 +4,9 @@
 the languages the shipped pack covers most. A rule uses it as a scope: `near: {…, asserted: true}` or
 `not: {concept: hedge}` inside a `near`. Terms stay generic on purpose: a pack that needs more (its
 own proposals, denials) keeps them in its lexicons.
+
+`quantity`: a number, in digits or as a word ("10 individuals and two entities", "25,000 workers",
+"тысячи рабочих").
 """
 
 from __future__ import annotations
@@ -46,3 +49,25 @@ HEDGE_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
     "it": ("se",),
     "pt": ("se",),
 }
+
+
+# A number: any word that starts with a digit ("10", "25 000", "1,500", "10명"), or a number word. Words
+# that are also something else ("ein", "un", "one of") are left out: a count next to the counted noun
+# is what a rule looks for, and digits carry most counts in news.
+QUANTITY_TERMS: tuple[str, ...] = (
+    "0*", "1*", "2*", "3*", "4*", "5*", "6*", "7*", "8*", "9*",
+    # English
+    "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "dozen*",
+    "hundred*", "thousand*", "million*",
+    # Russian, Ukrainian
+    "два", "две", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять", "десять", "десятк*", "сотн*",
+    "тысяч*", "миллион*", "дві", "чотири", "п'ять", "шість", "сім", "вісім", "дев'ять", "десятьох", "тисяч*",
+    "мільйон*",
+    # German, French, Spanish, Italian, Portuguese, Polish
+    "zwei", "drei", "vier", "fünf", "sechs", "sieben", "neun", "zehn", "zwölf", "dutzend*", "hundert*",
+    "tausend*", "deux", "trois", "quatre", "cinq", "sept", "huit", "neuf", "dix", "douze", "douzaine*",
+    "mille", "millier*", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "doce",
+    "docena*", "miles", "due", "quattro", "cinque", "sette", "otto", "nove", "dieci", "dozzin*", "migliai*",
+    "dois", "duas", "três", "quatro", "dezena*", "milhares", "dwa", "dwie", "trzy", "cztery", "pięć",
+    "dziesięć", "tysiąc*", "tysięcy",
+)

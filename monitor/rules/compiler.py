@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator
 from typing import NamedTuple
 
 import ahocorasick_rs
@@ -132,7 +132,7 @@ class CompiledRules:
                 by_trigger[key].append(number)
         return dict(by_trigger), always
 
-    def candidates(self, present: Mapping[str, object]) -> list[Rule]:
+    def candidates(self, present: Collection[str]) -> list[Rule]:
         """The rules whose every requirement group has a key among `present`, in rule order."""
         numbers = set(self._always)
         for key in present:
@@ -146,6 +146,14 @@ class CompiledRules:
 
     def scan(self, field: str, doc: Document, language: str | None = None) -> dict[str, list[Hit]]:
         """Every automaton hit in one field, by key."""
+        return self.hits(field, self.spans(doc), language)
+
+    def present(self, spans: Iterable[dict[int, list[tuple[int, int]]]]) -> set[str]:
+        """The keys whose terms the fields' spans hold (a superset: before language and span exceptions)."""
+        return {key for found in spans for index in found for key, _ in self.owners[index]}
+
+    def spans(self, doc: Document) -> dict[int, list[tuple[int, int]]]:
+        """Every term's spans in one field's text, by term number: the automaton's one pass."""
         text = doc.text
         if self.automaton is None or not text:
             return {}
@@ -168,9 +176,10 @@ class CompiledRules:
         if pieces:
             for index, spans in _chain(self.terms, pieces, text):
                 found[index] += spans
-        return self._hits(field, found, language)
+        return found
 
-    def _hits(self, field: str, found: dict[int, list[tuple[int, int]]], language: str | None) -> dict[str, list[Hit]]:
+    def hits(self, field: str, found: dict[int, list[tuple[int, int]]], language: str | None) -> dict[str, list[Hit]]:
+        """The spans of one field as hits by key, without the terms of other languages or inside exceptions."""
         by_key: dict[str, list[Hit]] = defaultdict(list)
         for index, spans in found.items():
             owners = self.owners[index]

@@ -274,11 +274,18 @@ class Matcher:
 
     def prepare(self, article: Article) -> tuple[Scope, ArticleState]:
         """The article's fields scanned once: the scope every rule is evaluated in."""
+        return self._scope(*self._scanned(article), article)
+
+    def _scanned(self, article: Article) -> tuple[dict[str, Document], dict[str, dict[int, list[tuple[int, int]]]]]:
         docs = {f: Document(article.text_of(f)) for f in FIELDS if article.text_of(f).strip()}
+        return docs, {field: self.compiled.spans(doc) for field, doc in docs.items()}
+
+    def _scope(self, docs: dict[str, Document], spans: dict[str, dict[int, list[tuple[int, int]]]],
+               article: Article) -> tuple[Scope, ArticleState]:
         language = article_language(article) if self._needs_language else article.language
         by_key: dict[str, list[Hit]] = {}
-        for field, doc in docs.items():
-            for key, hits in self.compiled.scan(field, doc, language).items():
+        for field, found in spans.items():
+            for key, hits in self.compiled.hits(field, found, language).items():
                 by_key.setdefault(key, []).extend(hits)
         state = ArticleState(self.compiled, docs, language)
         return Scope(by_key, state), state
@@ -290,7 +297,10 @@ class Matcher:
 
     def match(self, article: Article, source_tags: Iterable[str] = ()) -> list[Match]:
         """The rules `article` matches. `source_tags`: the tags of its source (for rules' `sources`)."""
-        scope, state = self.prepare(article)
+        docs, spans = self._scanned(article)
+        if not self.compiled.candidates(self.compiled.present(spans.values())):
+            return []  # most articles: no rule can match, and no hit is built (the cost that grows with rules)
+        scope, state = self._scope(docs, spans, article)
         candidates = self.compiled.candidates(scope.by_key)
         matches = []
         for rule in candidates:

@@ -18,7 +18,7 @@ import yaml
 from monitor.config import parse_duration
 from monitor.errors import RuleError, RuleErrors
 from monitor.models import FIELDS, SEVERITIES
-from monitor.rules.builtin import HEDGE_BY_LANGUAGE, HEDGE_EXCEPTIONS, HEDGE_TERMS
+from monitor.rules.builtin import HEDGE_BY_LANGUAGE, HEDGE_EXCEPTIONS, HEDGE_TERMS, QUANTITY_TERMS
 from monitor.rules.model import (
     STATUSES,
     AllOf,
@@ -164,7 +164,9 @@ def builtin_concepts() -> dict[str, Concept]:
     terms = [Term.parse(t, not_in=tuple(Term.parse(e) for e in HEDGE_EXCEPTIONS.get(t, ()))) for t in HEDGE_TERMS]
     terms += [Term.parse(t, frozenset({lang})) for lang, words in HEDGE_BY_LANGUAGE.items() for t in words]
     unique = tuple({t.key: t for t in terms}.values())
-    return {"hedge": Concept("hedge", unique, (), "hedges, hearsay, plans and conditions (built in)", where, True)}
+    quantity = tuple({t.key: t for t in map(Term.parse, QUANTITY_TERMS)}.values())
+    return {"hedge": Concept("hedge", unique, (), "hedges, hearsay, plans and conditions (built in)", where, True),
+            "quantity": Concept("quantity", quantity, (), "a number, in digits or words (built in)", where, True)}
 
 
 def _concepts_from(doc: _Node, concepts: dict[str, Concept], errors: _Collector, require_section: bool) -> None:

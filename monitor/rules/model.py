@@ -83,7 +83,8 @@ class Term:
                 current = []
         if current:
             pieces.append(Piece(" ".join(current), open_left, False))
-        return cls(text, tuple(pieces), languages, not_in, location=location)
+        return cls(text, tuple(p for piece in pieces for p in _split_at_cjk_spaces(piece)), languages, not_in,
+                   location=location)
 
     @property
     def key(self) -> str:
@@ -94,6 +95,23 @@ class Term:
         if self.not_in:
             key += " not_in=" + "|".join(t.text for t in self.not_in)
         return key
+
+
+def _split_at_cjk_spaces(piece: Piece) -> list[Piece]:
+    """Korean spacing varies ("북한 노동자" = "북한노동자"): a space between two CJK words splits the piece,
+    and consecutive pieces may touch when CJK meets CJK (`compiler._next_word`)."""
+    words = piece.pattern.split(" ")
+    groups: list[list[str]] = [[words[0]]]
+    for word in words[1:]:
+        if is_cjk(groups[-1][-1][-1]) and is_cjk(word[0]):
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+    if len(groups) == 1:
+        return [piece]
+    last = len(groups) - 1
+    return [Piece(" ".join(g), piece.open_left and i == 0, piece.open_right and i == last)
+            for i, g in enumerate(groups)]
 
 
 @dataclass(frozen=True)
