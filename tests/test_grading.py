@@ -83,15 +83,21 @@ def test_the_stage_reading(cues: list[Cue], anchors: list[tuple[str, int]], labe
     assert read_stage(cues, anchors).label == label
 
 
-def test_the_stage_lexicons_reach_a_floor_on_the_labelled_snippets(capsys: pytest.CaptureFixture[str]) -> None:
-    """The evaluation of docs/grading.md, run in CI: `monitor backtest --labels` on stage_dev.jsonl."""
+@pytest.mark.parametrize(("name", "rows", "floor"), [
+    ("stage_dev.jsonl", 60, 0.85),  # the development set (two annotators)
+    ("stage_gathered_tune.jsonl", 70, 0.85),  # gathered with the search tool; the lexicons were tuned on it
+    ("stage_gathered_holdout.jsonl", 65, 0.65),  # ... and never looked at: the honest figure
+])
+def test_the_stage_lexicons_reach_a_floor_on_the_labelled_snippets(
+        name: str, rows: int, floor: float, capsys: pytest.CaptureFixture[str]) -> None:
+    """The evaluation of docs/grading.md, run in CI: `monitor backtest --labels` on the labelled snippets."""
     from monitor.cli import main
 
-    labelled = ROOT / "tests" / "data" / "stage_dev.jsonl"
-    main(["backtest", "--labels", str(labelled), "--rules", str(ROOT / "rules"), "--format", "jsonl"])
+    main(["backtest", "--labels", str(ROOT / "tests" / "data" / name), "--rules", str(ROOT / "rules"),
+          "--format", "jsonl"])
     report = capsys.readouterr().err
     right, total = report.split("stage accuracy ")[1].split(" =")[0].split("/")
-    assert int(total) >= 60 and int(right) / int(total) >= 0.8, report
+    assert int(total) >= rows and int(right) / int(total) >= floor, report
 
 
 # --- a timeline on loopback sources ----------------------------------------------------------------

@@ -27,6 +27,7 @@ from monitor.rules.model import (
     children_of,
     leaves,
 )
+from monitor.rules.stages import STAGE_CONCEPTS
 
 SEVERITY_ORDER = ("error", "warning", "info")
 
@@ -75,7 +76,7 @@ def _short(example: object) -> str:
 
 def _unused_concepts(ruleset: RuleSet) -> list[Issue]:
     used = {leaf.name for r in ruleset.rules for leaf in leaves(r.condition, positive=False)
-            if isinstance(leaf, ConceptRef)}
+            if isinstance(leaf, ConceptRef)} | set(STAGE_CONCEPTS)  # the evidence ladder reads these
     return [Issue("warning", c.location, f'concept "{c.name}" is used by no rule; use it or remove it')
             for c in ruleset.concepts.values() if c.name not in used and not c.builtin]
 
