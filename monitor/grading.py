@@ -239,7 +239,7 @@ def read_stage(cues: Iterable[Cue], anchors: Iterable[tuple[str, int]] = ()) -> 
         by_sentence.setdefault((cue.field, cue.sentence), []).append(cue)
     stage, denied = None, False
     for sentence in by_sentence.values():
-        if any(c.stage == DENIED for c in sentence):
+        if denies(sorted(sentence, key=lambda c: c.start)):
             denied = True
             continue
         found = sentence_stage(sorted(sentence, key=lambda c: c.start))
@@ -249,14 +249,35 @@ def read_stage(cues: Iterable[Cue], anchors: Iterable[tuple[str, int]] = ()) -> 
 
 
 HEDGE_AFTER = 12  # characters: Japanese and Korean put the modal after the verb ("派遣する可能性", "제재를 검토")
+NEGATION_BEFORE = 15  # characters from a negation's end to the stage word: "has not officially signed"
+NEGATION_AFTER = 6  # Japanese and Korean negate right after the verb: "派遣していない", "파견하지 않았다"
+NEGATION, NEGATION_AFTER_VERB, PENDING = "negation", "negation_after", "pending"
+
+
+def turned(cue: Cue, cues: Sequence[Cue], before: str, after: str = "") -> bool:
+    """A word of kind `before` ends shortly before the cue, or one of kind `after` starts right after it."""
+    end = cue.end if cue.end >= 0 else cue.start
+    return any(
+        (n.stage == before and 0 <= cue.start - (n.end if n.end >= 0 else n.start) <= NEGATION_BEFORE)
+        or (n.stage == after and 0 <= n.start - end <= NEGATION_AFTER)
+        for n in cues)
+
+
+def denies(sentence: Sequence[Cue]) -> bool:
+    """A denial word, or a fact negated ("Iran said it had not provided drones"): the sentence denies."""
+    return any(c.stage == DENIED or (stage_rank(c.stage) > 0 and turned(c, sentence, NEGATION, NEGATION_AFTER_VERB))
+               for c in sentence)
 
 
 def sentence_stage(cues: Sequence[Cue]) -> str | None:
     """The highest stage of one sentence's cues (in text order). A cue is hedged, and counts as intent,
-    when an intent word comes before it in the sentence or right after it (within `HEDGE_AFTER`)."""
+    when an intent word comes before it in the sentence or right after it (within `HEDGE_AFTER`); a fact
+    that has not happened yet ("not yet signed") counts for nothing."""
     intents = [c for c in cues if c.stage == "intent"]
     best: str | None = None
     for cue in cues:
+        if stage_rank(cue.stage) > 0 and turned(cue, cues, PENDING):
+            continue
         end = cue.end if cue.end >= 0 else cue.start
         hedged = any(i.start < cue.start or 0 <= i.start - end <= HEDGE_AFTER for i in intents if i is not cue)
         own = "intent" if hedged else cue.stage

@@ -78,6 +78,10 @@ def cue(stage: str, start: int, sentence: int = 0, field: str = "content") -> Cu
     pytest.param([cue("denied", 0), cue("observed", 0, 1)], [], "observed", id="a denial next to an assertion"),
     pytest.param([cue("observed", 0, 5)], [("content", 0)], "none", id="far from the key terms"),
     pytest.param([cue("agreed", 0, 0)], [("title", 0)], "agreed", id="a headline reaches the lead"),
+    pytest.param([cue("negation", 10), cue("observed", 20)], [], "denied", id="it had not provided: a denial"),
+    pytest.param([cue("observed", 0), cue("negation_after", 7)], [], "denied", id="派遣していない (ja, ko)"),
+    pytest.param([cue("negation", 0), cue("observed", 60)], [], "observed", id="a negation far before"),
+    pytest.param([cue("pending", 10), cue("designated", 20)], [], "none", id="not yet designated: nothing"),
 ])
 def test_the_stage_reading(cues: list[Cue], anchors: list[tuple[str, int]], label: str) -> None:
     assert read_stage(cues, anchors).label == label

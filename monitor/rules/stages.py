@@ -2,8 +2,9 @@
 where the article's key terms are, as plain tuples for `grading.read_stage`. Pure.
 
 The lexicons are ordinary concepts (`stage_intent`, `stage_agreed`, `stage_observed`,
-`stage_designated`, `stage_denied`), compiled into one automaton of their own with the rule engine's
-compiler, so they share its folding, wildcards and CJK substring matching.
+`stage_designated`, `stage_denied`; `stage_negation`, `stage_negation_after` and `stage_pending`), compiled
+into one automaton of their own with the rule engine's compiler, so they share its folding, wildcards
+and CJK substring matching.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from monitor.rules.model import AnyOf, ConceptRef, Rule, RuleSet
 from monitor.text import Document
 
 STAGE_CONCEPTS = {"stage_intent": "intent", "stage_agreed": "agreed", "stage_observed": "observed",
-                  "stage_designated": "designated", "stage_denied": "denied"}
+                  "stage_designated": "designated", "stage_denied": "denied", "stage_negation": "negation",
+                  "stage_negation_after": "negation_after", "stage_pending": "pending"}
 
 
 class Found(NamedTuple):
