@@ -158,7 +158,7 @@ def predicted_stage(scanner: StageScanner, article: Article, found: Sequence[Mat
     """The stage label the lexicons give an article: read near its matches' spans, or in its whole text
     when no rule matched (an evaluation line need not match the pack)."""
     cues, anchors = scanner.scan(article, [s for m in found for s in m.spans])
-    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end) for c in cues], anchors).label
+    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end, c.clause) for c in cues], anchors).label
 
 
 def stage_table(pairs: Sequence[tuple[str, str]]) -> str:

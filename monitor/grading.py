@@ -198,6 +198,7 @@ class Cue:
     sentence: int
     start: int
     end: int = -1  # -1: the cue's end is not known (it is then `start`)
+    clause: int = 0  # in the sentence, by full-width commas (Chinese, Japanese): a hedge stays in its clause
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def denies(sentence: Sequence[Cue]) -> bool:
 
 def sentence_stage(cues: Sequence[Cue]) -> str | None:
     """The highest stage of one sentence's cues (in text order). A cue is hedged, and counts as intent,
-    when an intent word comes before it in the sentence or right after it (within `HEDGE_AFTER`); a fact
+    when an intent word comes before it in its clause or right after it (within `HEDGE_AFTER`); a fact
     that has not happened yet ("not yet signed") counts for nothing."""
     intents = [c for c in cues if c.stage == "intent"]
     best: str | None = None
@@ -279,7 +280,8 @@ def sentence_stage(cues: Sequence[Cue]) -> str | None:
         if stage_rank(cue.stage) > 0 and turned(cue, cues, PENDING):
             continue
         end = cue.end if cue.end >= 0 else cue.start
-        hedged = any(i.start < cue.start or 0 <= i.start - end <= HEDGE_AFTER for i in intents if i is not cue)
+        hedged = any((i.start < cue.start and i.clause == cue.clause) or 0 <= i.start - end <= HEDGE_AFTER
+                     for i in intents if i is not cue)
         own = "intent" if hedged else cue.stage
         if stage_rank(own) > stage_rank(best):
             best = own

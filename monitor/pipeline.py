@@ -221,7 +221,7 @@ def stage_reading(article: Article, found: Sequence[Match], matcher: Matcher) ->
     if scanner is None:
         scanner = _SCANNERS[matcher] = StageScanner(matcher.compiled.ruleset)
     cues, anchors = scanner.scan(article, [s for m in found for s in m.spans])
-    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end) for c in cues], anchors)
+    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end, c.clause) for c in cues], anchors)
 
 
 def sourcing_of(source: SourceConfig) -> Sourcing:

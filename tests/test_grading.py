@@ -82,6 +82,8 @@ def cue(stage: str, start: int, sentence: int = 0, field: str = "content") -> Cu
     pytest.param([cue("observed", 0), cue("negation_after", 7)], [], "denied", id="派遣していない (ja, ko)"),
     pytest.param([cue("negation", 0), cue("observed", 60)], [], "observed", id="a negation far before"),
     pytest.param([cue("pending", 10), cue("designated", 20)], [], "none", id="not yet designated: nothing"),
+    pytest.param([cue("intent", 0), Cue("observed", "content", 0, 30, 35, clause=1)], [], "observed",
+                 id="正计划进一步派遣…，其中1000人已抵达: the plan hedges its own clause"),
 ])
 def test_the_stage_reading(cues: list[Cue], anchors: list[tuple[str, int]], label: str) -> None:
     assert read_stage(cues, anchors).label == label

@@ -9,6 +9,7 @@ and CJK substring matching.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -25,13 +26,15 @@ STAGE_CONCEPTS = {"stage_intent": "intent", "stage_agreed": "agreed", "stage_obs
 
 
 class Found(NamedTuple):
-    """A stage word: its stage, field, sentence number in that field, and original offsets."""
+    """A stage word: its stage, field, sentence number in that field, original offsets, and its clause
+    in the sentence (counted by full-width commas and semicolons: Chinese and Japanese sentences run long)."""
 
     stage: str
     field: str
     sentence: int
     start: int
     end: int
+    clause: int = 0
 
 
 class StageScanner:
@@ -55,10 +58,20 @@ class StageScanner:
                 stage = STAGE_CONCEPTS[key.removeprefix("concept:")]
                 for hit in hits:
                     span = span_of(hit, doc)
-                    found.append(Found(stage, field, _sentence(doc, span.start), span.start, span.end))
+                    sentence = _sentence(doc, span.start)
+                    clause = _clause(doc, sentence, span.start)
+                    found.append(Found(stage, field, sentence, span.start, span.end, clause))
         spots = [(s.field, _sentence(docs[s.field], s.start)) for s in anchors if s.field in docs]
         return found, spots
 
 
 def _sentence(doc: Document, original_offset: int) -> int:
     return max(0, bisect_right(doc.original_sentence_starts, original_offset) - 1)
+
+
+_CLAUSE_MARKS = re.compile("[，；]")
+
+
+def _clause(doc: Document, sentence: int, original_offset: int) -> int:
+    start = doc.original_sentence_starts[sentence] if doc.original_sentence_starts else 0
+    return len(_CLAUSE_MARKS.findall(doc.original, start, original_offset))
