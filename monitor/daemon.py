@@ -37,7 +37,7 @@ from monitor.health import HealthServer, Metrics, serve_health
 from monitor.http import DEFAULT_USER_AGENT, HttpClient
 from monitor.leases import Leases, worker_id
 from monitor.notify import Notifier
-from monitor.notify.catchup import after_downtime
+from monitor.notify.catchup import CatchUp, after_downtime, joined
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.email import EmailNotifier
 from monitor.notify.outbox import DeliveryReport, Outbox, send_due_digests
@@ -169,12 +169,20 @@ class App:
         self.outbox.on_sent = self.metrics.delivered
         self._delivery = threading.Lock()  # one delivery pass at a time: never two sends of one alert
         self._wanted = threading.Event()  # a poll wrote alerts: the running pass (or a new one) goes again
-        self.catch_up = after_downtime(self.store.last_poll_at(), now(), settings.catch_up_after)
-        if self.catch_up is not None:
-            self.outbox.holding = True
+        self.catch_up = self._catching_up(now())
+        self.outbox.holding = self.catch_up is not None
+
+    def _catching_up(self, now: datetime) -> CatchUp | None:
+        """A catch-up after downtime, begun here or (several workers) joined from the one that began it."""
+        threshold = self.settings.catch_up_after
+        began = after_downtime(self.store.last_poll_at(), now, threshold)
+        if began is not None:
+            self.store.record_catch_up(began.since, began.started)
             log.info("no source was polled since %s: until each has been polled once, the alerts found go to "
                      "Slack and per-alert email as one catch-up message (catch_up_after = %s)",
-                     self.catch_up.since.isoformat(timespec="seconds"), settings.catch_up_after)
+                     began.since.isoformat(timespec="seconds"), threshold)
+            return began
+        return joined(self.store.last_catch_up(), now) if threshold else None
 
     @property
     def sources(self) -> list[SourceConfig]:

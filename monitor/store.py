@@ -6,6 +6,7 @@ are written in one transaction, so a crash at any point loses nothing and repeat
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -432,6 +433,27 @@ class Store:
         """The sources polled (successfully or not) at or after `at`."""
         with self.engine.connect() as conn:
             return set(conn.execute(sa.select(polls.c.source).where(polls.c.at >= at).distinct()).scalars())
+
+    def record_catch_up(self, since: datetime, started: datetime) -> None:
+        """The catch-up this worker began, for the workers that start after it (they join it)."""
+        value = json.dumps({"since": since.isoformat(), "started": started.isoformat()})
+        update = meta.update().where(meta.c.key == "catch_up").values(value=value)
+        try:
+            with self.engine.begin() as conn:
+                if not conn.execute(update).rowcount:
+                    conn.execute(meta.insert().values(key="catch_up", value=value))
+        except sa.exc.IntegrityError:  # two workers began at once: the row is there now
+            with self.engine.begin() as conn:
+                conn.execute(update)
+
+    def last_catch_up(self) -> tuple[datetime, datetime] | None:
+        """(since, started) of the last catch-up any worker began."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "catch_up")).scalar()
+        if not value:
+            return None
+        found = json.loads(value)
+        return datetime.fromisoformat(found["since"]), datetime.fromisoformat(found["started"])
 
     def prune_polls(self, now: datetime) -> int:
         with self.engine.begin() as conn:

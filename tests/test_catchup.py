@@ -21,7 +21,7 @@ from monitor.config import EmailConfig, load_settings
 from monitor.daemon import App
 from monitor.health import Metrics
 from monitor.models import AlertKind
-from monitor.notify.catchup import LIMIT, CatchUp, CatchUpMessage, after_downtime, slack_catch_up
+from monitor.notify.catchup import LIMIT, CatchUp, CatchUpMessage, after_downtime, joined, slack_catch_up
 from monitor.notify.email import EmailNotifier
 from monitor.notify.outbox import Outbox
 from monitor.store import Store, open_store
@@ -47,6 +47,13 @@ def test_a_catch_up_only_after_a_pause_longer_than_the_threshold() -> None:
     assert after_downtime(T0 - timedelta(hours=5), T0, six_hours) is None
     assert after_downtime(T0 - timedelta(hours=26), T0, six_hours) == CatchUp(T0 - timedelta(hours=26), T0)
     assert after_downtime(T0 - timedelta(days=3), T0, timedelta(0)) is None  # "0s": off
+
+
+def test_a_worker_that_starts_during_another_s_catch_up_joins_it() -> None:
+    began = (T0 - timedelta(days=1), T0)
+    assert joined(began, T0 + timedelta(minutes=5)) == CatchUp(*began)
+    assert joined(began, T0 + LIMIT) is None  # over by then
+    assert joined(None, T0) is None
 
 
 def test_the_catch_up_ends_when_every_source_was_polled_or_after_the_limit() -> None:
@@ -223,6 +230,10 @@ def test_a_restart_after_a_day_sends_one_catch_up_message(loopback: LoopbackServ
     assert app.catch_up == CatchUp(since=datetime(2025, 6, 18, 10, 0, tzinfo=UTC), started=clock.now)
     app.poll(app.sources[0])
     assert app.outbox.holding and slack.messages == []  # "ru" not polled yet
+    clock.advance(minutes=1)
+    second = App(load_settings(config), ROOT / "rules", now=clock)  # another worker starts: "en" was just polled
+    assert second.catch_up == app.catch_up and second.outbox.holding  # it joins the catch-up, holds too
+    second.close()
     app.poll(app.sources[1])
     assert not app.outbox.holding
     app.close()

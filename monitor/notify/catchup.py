@@ -57,6 +57,14 @@ def after_downtime(last_poll: datetime | None, now: datetime, threshold: timedel
     return CatchUp(since=last_poll, started=now)
 
 
+def joined(recorded: tuple[datetime, datetime] | None, now: datetime) -> CatchUp | None:
+    """Another worker's catch-up (since, started) that may still run: a worker that starts during it
+    holds alerts as that one does, so that no worker sends one by one what the others hold."""
+    if recorded is None or now - recorded[1] >= LIMIT:
+        return None
+    return CatchUp(since=recorded[0], started=recorded[1])
+
+
 @dataclass(frozen=True)
 class CatchUpMessage:
     """What one catch-up message says: each event once (its latest alert), most severe first."""
