@@ -4,7 +4,6 @@ message each, the console still gets every alert, and nothing is lost when the m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,13 +28,6 @@ from monitor.store import Store, open_store
 ROOT = Path(__file__).parents[1]
 FEEDS = ROOT / "tests" / "data" / "feeds"
 T0 = datetime(2025, 6, 19, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
-    yield store
-    store.close()
 
 
 # --- when -------------------------------------------------------------------------------------------
@@ -247,16 +239,6 @@ def test_a_restart_after_a_day_sends_one_catch_up_message(loopback: LoopbackServ
     store = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
     assert {d["status"] for d in store.deliveries()} == {"sent"}
     store.close()
-
-
-@pytest.fixture
-def slack(loopback: LoopbackServer) -> SlackAPI:
-    return SlackAPI(loopback)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_monitor_outbox_shows_what_is_held(store: Store, slack: SlackAPI, clock: Clock, tmp_path: Path,

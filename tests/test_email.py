@@ -43,18 +43,6 @@ def smtp() -> Iterator[SMTPServer]:
         yield server
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def config(port: int, **changes: Any) -> EmailConfig:
     values: dict[str, Any] = {"name": "desk-mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": port,
                               "security": "none", "sender": "Monitor <monitor@example.org>", "timeout": "5s",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from monitor.models import FetchResult
 from monitor.pipeline import poll
 from monitor.rules import Matcher, load_rules
 from monitor.sources.fulltext import extract_text
-from monitor.store import Store, articles, open_store
+from monitor.store import Store, articles
 
 ROOT = Path(__file__).parents[1]
 HTML = ROOT.parent / "shared" / "corpus" / "html"
@@ -67,13 +66,6 @@ def test_benchmark_pages_mean_token_f1() -> None:
         precision, recall = common / max(len(got), 1), common / max(len(want), 1)
         scores.append(2 * precision * recall / max(precision + recall, 1e-9))
     assert sum(scores) / len(scores) >= 0.95, scores  # 0.98 measured; good extractors score 0.93-0.97
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
-    yield opened
-    opened.close()
 
 
 def test_a_headline_feed_gets_the_article_text_once(loopback: LoopbackServer, store: Store) -> None:

@@ -57,16 +57,6 @@ def queue(store: Store, m: Match, guid: str = "1") -> int:
     return alert_id
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def test_every_notifier_gets_the_alert_once(store: Store, clock: Clock) -> None:
     queue(store, simple_match())
     a, b = Channel("a"), Channel("b")

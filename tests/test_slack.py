@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,30 +20,13 @@ from monitor.notify import Notifier, Outcome, Receipt, Thread
 from monitor.notify.outbox import Outbox
 from monitor.notify.render import SLACK_HEADER_MAX, SLACK_TEXT_MAX, slack_alert, slack_reply
 from monitor.notify.slack import SlackNotifier, SlackWebhookNotifier, web_client, webhook_client
-from monitor.store import Store, open_store
+from monitor.store import Store
 
 RUMOUR = "Pyongyang is sending thousands of workers to Alabuga, where drones are built."
 
 
-@pytest.fixture
-def slack(loopback: LoopbackServer) -> SlackAPI:
-    return SlackAPI(loopback)
-
-
 def bot(slack: SlackAPI, channel: str = "#sanctions-alerts", token: str = TOKEN) -> SlackNotifier:
     return SlackNotifier("slack-alerts", channel, web_client(token, slack.base_url, 5), "SLACK_BOT_TOKEN")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 class Console:

@@ -28,7 +28,7 @@ from monitor.http import HttpClient
 from monitor.pipeline import poll
 from monitor.rules import Matcher, load_rules
 from monitor.sources.health import health
-from monitor.store import Store, articles, open_store
+from monitor.store import Store, articles
 
 ROOT = Path(__file__).parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -43,13 +43,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
