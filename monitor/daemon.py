@@ -236,10 +236,11 @@ class App:
         if self.catch_up is None or not self.outbox.holding:
             return
         polled = self.store.polled_since(self.catch_up.started)
-        if self.catch_up.over(polled, [s.name for s in self.sources], self.now()):
+        names = {s.name for s in self.sources}
+        if self.catch_up.over(polled, names, self.now()):
             self.outbox.holding = False
             log.info("caught up: %d of %d sources polled since the start; sending the catch-up messages",
-                     len(polled & {s.name for s in self.sources}), len(self.sources))
+                     len(polled & names), len(names))
 
     @property
     def digest_channels(self) -> dict[str, EmailNotifier]:

@@ -240,10 +240,11 @@ def read_stage(cues: Iterable[Cue], anchors: Iterable[tuple[str, int]] = ()) -> 
         by_sentence.setdefault((cue.field, cue.sentence), []).append(cue)
     stage, denied = None, False
     for sentence in by_sentence.values():
-        if denies(sorted(sentence, key=lambda c: c.start)):
+        in_order = sorted(sentence, key=lambda c: c.start)
+        if denies(in_order):
             denied = True
             continue
-        found = sentence_stage(sorted(sentence, key=lambda c: c.start))
+        found = sentence_stage(in_order)
         if stage_rank(found) > stage_rank(stage):
             stage = found
     return StageReading(stage, denied)

@@ -126,11 +126,27 @@ class Outbox:
 
     def _send_catch_up(self, channel: CatchUpChannel, held: list[tuple[int, Alert]],
                        since: datetime | None) -> DigestResult:
-        result = _send_catch_up(self.store, channel, held, self.now, since)
-        if result.outcome == "sent" and self.on_sent is not None:
+        ids = [delivery_id for delivery_id, _ in held]
+        message = CatchUpMessage.of([alert for _, alert in held], since, self.now())
+        try:
+            channel.send_catch_up(message)
+        except DeliveryError as exc:
+            if not exc.retryable:
+                self.store.finish_held(ids, "failed", self.now(), exc.reason)
+                log.error("catch-up message to %s failed: %s. Its %d alerts stay in the outbox as failed; once "
+                          "that is fixed, `monitor outbox retry` sends them one by one", channel.name, exc.reason,
+                          len(ids))
+                return DigestResult(channel.name, "failed", exc.reason)
+            wait = timedelta(seconds=exc.retry_after) if exc.retry_after else DIGEST_RETRY_BASE
+            self.store.finish_held(ids, "held", self.now(), exc.reason, next_attempt_at=self.now() + wait)
+            log.warning("catch-up message to %s will be retried in %s: %s", channel.name, wait, exc.reason)
+            return DigestResult(channel.name, "retrying", f"{exc.reason}; next try in {wait}")
+        self.store.finish_held(ids, "sent", self.now())  # mark: after acceptance
+        log.info("catch-up message to %s sent: %s", channel.name, message.summary())
+        if self.on_sent is not None:  # metrics: each alert the message carried
             for _, alert in held:
                 self.on_sent(alert, channel.name, self.now())
-        return result
+        return DigestResult(channel.name, "sent", f"{len(message.events)} events from {len(ids)} alerts")
 
     def _held_back(self, alert: Alert, notifier: Notifier) -> bool:
         """While catching up, what would be a message of its own on a human channel; a follow-up of an
@@ -221,27 +237,6 @@ class CatchUpChannel(Protocol):
     name: str
 
     def send_catch_up(self, message: CatchUpMessage) -> Receipt: ...
-
-
-def _send_catch_up(store: Store, channel: CatchUpChannel, held: list[tuple[int, Alert]],
-                   now: Callable[[], datetime], since: datetime | None) -> DigestResult:
-    ids = [delivery_id for delivery_id, _ in held]
-    message = CatchUpMessage.of([alert for _, alert in held], since, now())
-    try:
-        channel.send_catch_up(message)
-    except DeliveryError as exc:
-        if not exc.retryable:
-            store.finish_held(ids, "failed", now(), exc.reason)
-            log.error("catch-up message to %s failed: %s. Its %d alerts stay in the outbox as failed; once that "
-                      "is fixed, `monitor outbox retry` sends them one by one", channel.name, exc.reason, len(ids))
-            return DigestResult(channel.name, "failed", exc.reason)
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else DIGEST_RETRY_BASE
-        store.finish_held(ids, "held", now(), exc.reason, next_attempt_at=now() + wait)
-        log.warning("catch-up message to %s will be retried in %s: %s", channel.name, wait, exc.reason)
-        return DigestResult(channel.name, "retrying", f"{exc.reason}; next try in {wait}")
-    store.finish_held(ids, "sent", now())  # mark: after acceptance
-    log.info("catch-up message to %s sent: %s", channel.name, message.summary())
-    return DigestResult(channel.name, "sent", f"{len(message.events)} events from {len(ids)} alerts")
 
 
 # --- digests ---------------------------------------------------------------------------------------

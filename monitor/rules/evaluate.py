@@ -298,10 +298,10 @@ class Matcher:
     def match(self, article: Article, source_tags: Iterable[str] = ()) -> list[Match]:
         """The rules `article` matches. `source_tags`: the tags of its source (for rules' `sources`)."""
         docs, spans = self._scanned(article)
-        if not self.compiled.candidates(self.compiled.present(spans.values())):
+        candidates = self.compiled.candidates(self.compiled.present(spans.values()))
+        if not candidates:
             return []  # most articles: no rule can match, and no hit is built (the cost that grows with rules)
         scope, state = self._scope(docs, spans, article)
-        candidates = self.compiled.candidates(scope.by_key)
         matches = []
         for rule in candidates:
             if skipped_because(rule, article, state.language, source_tags):
