@@ -174,10 +174,12 @@ class _Explicit:
 # once lower-cased; `_REGULAR` lists them (tests check every character against `fold_char`).
 _ASCII_SEPARATORS = bytes(b if chr(b).isalnum() or b >= 0x80 else 0x20 for b in range(256))
 _SPACES = re.compile(r"  +")
-_INTO_CJK = re.compile(f"[^ {_CJK_CLASS}][{_CJK_CLASS}]")
+# A class's first character must be a class of its own for `re` to skip ahead at C speed: `[c][c]*` finds
+# runs three times faster than `[c]+`. The same holds for edges, so an edge into CJK is found as an edge
+# out of it in the reversed text.
+_CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
+_CJK_RUN = re.compile(f"[{_CJK_CLASS}][{_CJK_CLASS}]*")
 _OUT_OF_CJK = re.compile(f"[{_CJK_CLASS}][^ {_CJK_CLASS}]")
-_HAS_CJK = re.compile(f"[{_CJK_CLASS}]")
-_CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
 _HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 
 
@@ -203,13 +205,15 @@ _REGULAR = _class_of(
 _IRREGULAR = re.compile(f"[^\\x20-\\x7e{_REGULAR}]")
 
 
-def _cjk_edges(text: str) -> list[int]:
-    """Where a CJK character meets another script's letter (a word boundary to insert). Korean puts
-    spaces between its words, so there one regex pass beats a look at each run of CJK characters."""
-    if _HANGUL.search(text):
-        return sorted(m.start() + 1 for edge in (_INTO_CJK, _OUT_OF_CJK) for m in edge.finditer(text))
+def _cjk_edges(text: str, first: int) -> list[int]:
+    """Where a CJK character meets another script's letter (a word boundary to insert); `first`: the
+    first CJK character. Korean puts spaces between its words, so there two regex passes beat a look at
+    each run of CJK characters."""
+    if _HANGUL.search(text, first):
+        into = [len(text) - 1 - m.start() for m in _OUT_OF_CJK.finditer(text[::-1])]
+        return sorted(into + [m.start() + 1 for m in _OUT_OF_CJK.finditer(text, first)])
     edges = []
-    for run in _CJK_RUN.finditer(text):
+    for run in _CJK_RUN.finditer(text, first):
         start, end = run.span()
         if start and text[start - 1] != " ":
             edges.append(start)
@@ -237,14 +241,15 @@ def _fold_fast(original: str) -> tuple[str, tuple[_Offsets | _Collapsed, ...]] |
         text = _IRREGULAR.sub(one, text)
         if resized:
             maps.append(_Offsets(resized))
-        if _HAS_CJK.search(text):
-            edges = _cjk_edges(text)
+        cjk = _CJK_CHAR.search(text)
+        if cjk is not None:
+            edges = _cjk_edges(text, cjk.start())
             if edges:
                 text = " ".join(text[a:b] for a, b in zip([0, *edges], [*edges, len(text)], strict=True))
                 maps.append(_Offsets([(edge, 0, 1) for edge in edges]))
     if "  " in text or text.startswith(" ") or text.endswith(" "):
         maps.append(_Collapsed(text))
-        text = " ".join(text.split())  # only spaces are left: C speed, where a regex pass is not
+        text = _SPACES.sub(" ", text).strip(" ")
     return text, tuple(maps)
 
 
@@ -302,7 +307,8 @@ class Folded:
 # end one after a lone capital or a common abbreviation ("U.S.", "Gen.", "тыс."), after a number of
 # one or two digits (ordinal dates: "am 19. Juni", "19. června"), or before a lower-case word
 # ("2024. gada", "1 тыс. контейнеров"): sentences in cased scripts start with a capital.
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+|[。！？]\s*")
+# (One leading class, so that `re` skips to the candidates at C speed; the branches then tell them apart.)
+_SENTENCE_END = re.compile(r"[.!?…。！？](?:(?<=[。！？])\s*|(?<=[.!?…])[\"'”’»)\]]*\s+)")
 _LINE_BREAK = re.compile(r"\n\s*")
 _ABBREVIATIONS = frozenset(
     {
@@ -345,12 +351,9 @@ def paragraph_starts(text: str) -> list[int]:
     return [0] + [m.end() for m in _PARAGRAPH_BREAK.finditer(text) if m.end() < len(text)]
 
 
-_WORD = re.compile(f"[{_CJK_CLASS}]|[^ {_CJK_CLASS}]+")
-
-
 class Document:
-    """One field of an article, prepared for matching: folded text plus its word, sentence and paragraph
-    structure in folded coordinates. The structure is worked out on first use: most texts match no rule
+    """One field of an article, prepared for matching: folded text plus the word, sentence and paragraph
+    that each folded offset is in. The structure is worked out on first use: most texts match no rule
     that needs it."""
 
     def __init__(self, original: str) -> None:
@@ -366,38 +369,38 @@ class Document:
         return self.folded.text
 
     @cached_property
-    def word_starts(self) -> tuple[int, ...]:
-        """Folded offsets where tokens begin (each Han, kana or Hangul character is one)."""
-        return tuple(m.start() for m in _WORD.finditer(self.folded.text))
+    def _cjk_runs(self) -> tuple[list[int], list[int], list[int]]:
+        """The runs of CJK characters: starts, ends, and the CJK characters before each run that are not
+        the first of theirs (each CJK character is a word; folding put a space around every run)."""
+        starts, ends, extra = [], [], [0]
+        for run in _CJK_RUN.finditer(self.folded.text):
+            starts.append(run.start())
+            ends.append(run.end())
+            extra.append(extra[-1] + run.end() - run.start() - 1)
+        return starts, ends, extra
+
+    def word_at(self, index: int) -> int:
+        """The number of the word holding folded offset `index` (a space belongs to the word before it)."""
+        text = self.folded.text
+        number = text.count(" ", 0, index + 1) - (text[index:index + 1] == " ")
+        starts, ends, extra = self._cjk_runs
+        run = bisect_right(starts, index) - 1
+        return number if run < 0 else number + extra[run] + min(index, ends[run] - 1) - starts[run]
 
     @cached_property
     def original_sentence_starts(self) -> tuple[int, ...]:
         return tuple(sentence_starts(self.original))
 
     @cached_property
-    def sentence_starts(self) -> tuple[int, ...]:
-        """Folded offsets where sentences begin."""
-        return tuple(self.folded.folded_index(s) for s in self.original_sentence_starts)
-
-    @cached_property
-    def paragraph_starts(self) -> tuple[int, ...]:
-        return tuple(self.folded.folded_index(p) for p in paragraph_starts(self.original))
-
-    @cached_property
-    def _has_cjk(self) -> bool:
-        return _HAS_CJK.search(self.folded.text) is not None
-
-    def word_at(self, index: int) -> int:
-        """The number of the word holding folded offset `index` (without CJK: the spaces before it)."""
-        if not self._has_cjk:
-            return self.folded.text.count(" ", 0, index + 1) - (self.folded.text[index:index + 1] == " ")
-        return bisect_right(self.word_starts, index) - 1
+    def original_paragraph_starts(self) -> tuple[int, ...]:
+        return tuple(paragraph_starts(self.original))
 
     def sentence_at(self, index: int) -> int:
-        return bisect_right(self.sentence_starts, index) - 1
+        """The number of the sentence holding folded offset `index`."""
+        return bisect_right(self.original_sentence_starts, self.folded.origin(index)) - 1
 
     def paragraph_at(self, index: int) -> int:
-        return bisect_right(self.paragraph_starts, index) - 1
+        return bisect_right(self.original_paragraph_starts, self.folded.origin(index)) - 1
 
     def original_sentence(self, number: int) -> tuple[int, int]:
         """Original [start, end) of sentence `number`, trailing whitespace excluded."""

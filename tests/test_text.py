@@ -57,7 +57,7 @@ def test_folded_text_maps_back_to_the_original() -> None:
 
 def test_sentences_and_paragraphs() -> None:
     doc = Document.of("The U.S. Treasury acted. Kyiv asked for more!\n\nA new paragraph. 朝鲜派兵。俄罗斯")
-    sentences = [doc.original[a:b] for a, b in map(doc.original_sentence, range(len(doc.sentence_starts)))]
+    sentences = [doc.original[a:b] for a, b in map(doc.original_sentence, range(len(doc.original_sentence_starts)))]
     assert sentences == ["The U.S. Treasury acted.", "Kyiv asked for more!", "A new paragraph.", "朝鲜派兵。", "俄罗斯"]
     assert doc.paragraph_at(doc.text.index("new")) == 1
     assert doc.sentence_at(doc.text.index("kyiv")) == 1
@@ -73,7 +73,7 @@ def test_sentences_and_paragraphs() -> None:
     ],
 )
 def test_dots_that_do_not_end_a_sentence(text: str) -> None:
-    assert Document.of(text).sentence_starts == (0,)
+    assert Document.of(text).original_sentence_starts == (0,)
 
 
 def test_words_count_han_characters_one_by_one() -> None:

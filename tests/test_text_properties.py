@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from bisect import bisect_right
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from monitor.text import Document, Folded, fold
+from monitor.text import Document, Folded, fold, is_cjk
 
 # Characters where folding has its corners: cases, accents (precomposed and combining), ß and ligatures,
 # Cyrillic ё/й, Persian and Arabic forms and digits, CJK next to Latin, punctuation of every kind.
@@ -19,6 +21,8 @@ TEXT = st.text(st.sampled_from(CORNERS) | st.characters(codec="utf-8"), max_size
 
 @given(TEXT)
 @settings(max_examples=400)
+@example("a한국")  # a Latin letter right before the text's first Hangul
+@example("2025년에 ab北한c 한")
 def test_the_fast_fold_is_the_reference_fold(text: str) -> None:
     fast, reference = Folded.of(text), Folded.reference(text)
     assert fast.text == reference.text
@@ -48,3 +52,23 @@ def test_spans_map_back_inside_the_original(text: str) -> None:
         start, end = doc.folded.original_span(i, i + 1)
         assert 0 <= start < end <= len(text)
         assert fold(text[start:end]).replace(" ", "") or doc.text[i] == " "
+
+
+@given(TEXT)
+@example("sent 朝鲜 troops to 北한 2025년에")
+def test_each_word_is_a_run_between_spaces_or_one_cjk_character(text: str) -> None:
+    doc = Document.of(text)
+    starts = [m.start() for m in re.finditer(r"[^ ]", doc.text) if m.start() == 0 or doc.text[m.start() - 1] == " "
+              or is_cjk(doc.text[m.start()])]
+    assert [doc.word_at(i) for i in range(len(doc.text))] == [bisect_right(starts, i) - 1 for i in range(len(doc.text))]
+
+
+@given(TEXT)
+@example("The U.S. acted. Kyiv asked!\n\nA new paragraph. 朝鲜派兵。俄罗斯")
+def test_a_folded_offset_is_in_the_sentence_of_its_original_character(text: str) -> None:
+    doc = Document.of(text)
+    sentences = [doc.folded.folded_index(s) for s in doc.original_sentence_starts]
+    paragraphs = [doc.folded.folded_index(p) for p in doc.original_paragraph_starts]
+    for i in range(len(doc.text)):
+        assert doc.sentence_at(i) == bisect_right(sentences, i) - 1
+        assert doc.paragraph_at(i) == bisect_right(paragraphs, i) - 1

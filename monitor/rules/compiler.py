@@ -81,8 +81,15 @@ class CompiledRules:
         self.term_languages = any(term.languages for term in self.terms)
         self.rule_keys = {r.id: frozenset(leaf.key for leaf in leaves(r.condition)) for r in self.rules}
         self.requirements = {r.id: requirements(r.condition, self.lazy_keys) for r in self.rules}
+        # Requirement groups as bit masks over the required keys: a group is met when it shares a bit.
+        required = sorted({key for groups in self.requirements.values() for group in groups for key in group})
+        self._key_bits = {key: 1 << n for n, key in enumerate(required)}
+        self._group_bits = [[sum(self._key_bits[k] for k in group) for group in self.requirements[r.id]]
+                            for r in self.rules]
         self._by_trigger, self._always = self._dispatch()
         self.automaton, self.entries = _build_automaton(self.terms)
+        self.pattern_keys = [frozenset(key for entry in entries for key, _ in self.owners[entry.term])
+                             for entries in self.entries]
 
     def _used_terms(self) -> Iterator[tuple[Term, str, str | None]]:
         seen_concepts: set[str] = set()
@@ -135,32 +142,45 @@ class CompiledRules:
     def candidates(self, present: Collection[str]) -> list[Rule]:
         """The rules whose every requirement group has a key among `present`, in rule order."""
         numbers = set(self._always)
+        bits = 0
+        by_trigger, key_bits = self._by_trigger, self._key_bits
         for key in present:
-            numbers.update(self._by_trigger.get(key, ()))
+            if key in key_bits:
+                bits |= key_bits[key]
+                numbers.update(by_trigger.get(key, ()))
         out = []
         for number in sorted(numbers):
-            rule = self.rules[number]
-            if all(not group.isdisjoint(present) for group in self.requirements[rule.id]):
-                out.append(rule)
+            for group in self._group_bits[number]:
+                if not bits & group:
+                    break
+            else:
+                out.append(self.rules[number])
         return out
 
     def scan(self, field: str, doc: Document, language: str | None = None) -> dict[str, list[Hit]]:
         """Every automaton hit in one field, by key."""
-        return self.hits(field, self.spans(doc), language)
+        return self.hits(field, self.spans(doc, self.find(doc)), language)
 
-    def present(self, spans: Iterable[dict[int, list[tuple[int, int]]]]) -> set[str]:
-        """The keys whose terms the fields' spans hold (a superset: before language and span exceptions)."""
-        return {key for found in spans for index in found for key, _ in self.owners[index]}
+    def find(self, doc: Document) -> list[tuple[int, int, int]]:
+        """The automaton's one pass over a field: (pattern number, start, end) in the text with a space
+        at each end."""
+        if self.automaton is None or not doc.text:
+            return []
+        return self.automaton.find_matches_as_indexes(" " + doc.text + " ", overlapping=True)
 
-    def spans(self, doc: Document) -> dict[int, list[tuple[int, int]]]:
-        """Every term's spans in one field's text, by term number: the automaton's one pass."""
+    def present(self, found: Iterable[list[tuple[int, int, int]]]) -> set[str]:
+        """The keys whose terms' pieces the fields' matches hold (a superset: before the pieces of a term
+        are chained, and before language and span exceptions)."""
+        keys = self.pattern_keys
+        return set().union(*(keys[pattern] for pattern in {m[0] for matches in found for m in matches}))
+
+    def spans(self, doc: Document, matches: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int]]]:
+        """Every term's spans in one field's text, by term number, from the automaton's matches."""
         text = doc.text
-        if self.automaton is None or not text:
-            return {}
         found: dict[int, list[tuple[int, int]]] = defaultdict(list)
         pieces: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         entries_of = self.entries
-        for pattern, begin, _ in self.automaton.find_matches_as_indexes(" " + text + " ", overlapping=True):
+        for pattern, begin, _ in matches:
             for term, piece, lead, length, widen_left, widen_right in entries_of[pattern]:  # unpacked: the hot loop
                 start = begin + lead
                 stop = start + length

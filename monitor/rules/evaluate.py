@@ -274,18 +274,19 @@ class Matcher:
 
     def prepare(self, article: Article) -> tuple[Scope, ArticleState]:
         """The article's fields scanned once: the scope every rule is evaluated in."""
-        return self._scope(*self._scanned(article), article)
+        docs, found = self._scanned(article)
+        return self._scope(docs, found, article)
 
-    def _scanned(self, article: Article) -> tuple[dict[str, Document], dict[str, dict[int, list[tuple[int, int]]]]]:
+    def _scanned(self, article: Article) -> tuple[dict[str, Document], dict[str, list[tuple[int, int, int]]]]:
         docs = {f: Document(article.text_of(f)) for f in FIELDS if article.text_of(f).strip()}
-        return docs, {field: self.compiled.spans(doc) for field, doc in docs.items()}
+        return docs, {field: self.compiled.find(doc) for field, doc in docs.items()}
 
-    def _scope(self, docs: dict[str, Document], spans: dict[str, dict[int, list[tuple[int, int]]]],
+    def _scope(self, docs: dict[str, Document], found: dict[str, list[tuple[int, int, int]]],
                article: Article) -> tuple[Scope, ArticleState]:
         language = article_language(article) if self._needs_language else article.language
         by_key: dict[str, list[Hit]] = {}
-        for field, found in spans.items():
-            for key, hits in self.compiled.hits(field, found, language).items():
+        for field, matches in found.items():
+            for key, hits in self.compiled.hits(field, self.compiled.spans(docs[field], matches), language).items():
                 by_key.setdefault(key, []).extend(hits)
         state = ArticleState(self.compiled, docs, language)
         return Scope(by_key, state), state
@@ -297,11 +298,11 @@ class Matcher:
 
     def match(self, article: Article, source_tags: Iterable[str] = ()) -> list[Match]:
         """The rules `article` matches. `source_tags`: the tags of its source (for rules' `sources`)."""
-        docs, spans = self._scanned(article)
-        candidates = self.compiled.candidates(self.compiled.present(spans.values()))
+        docs, found = self._scanned(article)
+        candidates = self.compiled.candidates(self.compiled.present(found.values()))
         if not candidates:
-            return []  # most articles: no rule can match, and no hit is built (the cost that grows with rules)
-        scope, state = self._scope(docs, spans, article)
+            return []  # most articles: no rule can match, and no span or hit is built (the cost that grows with rules)
+        scope, state = self._scope(docs, found, article)
         matches = []
         for rule in candidates:
             if skipped_because(rule, article, state.language, source_tags):
