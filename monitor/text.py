@@ -168,9 +168,9 @@ class _Explicit:
         return bisect_left(self._origin, old)
 
 
-# The fast fold: `str.lower` (C speed), ASCII separators to spaces by a byte table, the other
-# characters that fold to a space by one regex pass, and only the rest of the characters whose fold
-# differs from themselves through `fold_char`. Most letters of the scripts below fold to themselves
+# The fast fold: `str.lower` (C speed), ASCII separators to spaces by a byte table, then one regex pass
+# that sends only the characters whose fold differs from themselves (other separators, accented
+# letters, traditional Han) through `fold_char`. Most letters of the scripts below fold to themselves
 # once lower-cased; `_REGULAR` lists them (tests check every character against `fold_char`).
 _ASCII_SEPARATORS = bytes(b if chr(b).isalnum() or b >= 0x80 else 0x20 for b in range(256))
 _SPACES = re.compile(r"  +")
@@ -196,7 +196,6 @@ def _class_of(codes: Iterable[int]) -> str:
 
 _CHECKED = [*range(0x00A0, 0x0B00), *range(0x0E00, 0x0F00), *range(0x2000, 0x2070), *range(0x3000, 0x3100),
             *range(0xFF00, 0xFFF0)]
-_SEPARATOR = re.compile(f"[{_class_of(c for c in _CHECKED if fold_char(chr(c)) == ' ')}]")
 # Hangul syllables and Han fold to themselves (test_text.py checks it), but for the traditional forms.
 _REGULAR = _class_of(
     [c for c in _CHECKED if fold_char(chr(c)) == chr(c)]
@@ -229,7 +228,6 @@ def _fold_fast(original: str) -> tuple[str, tuple[_Offsets | _Collapsed, ...]] |
     text = lowered.encode("utf-8").translate(_ASCII_SEPARATORS).decode("utf-8")
     maps: list[_Offsets | _Collapsed] = []
     if not text.isascii():
-        text = _SEPARATOR.sub(" ", text)
         resized: list[tuple[int, int, int]] = []
 
         def one(m: re.Match[str]) -> str:

@@ -178,8 +178,11 @@ def test_rules_are_evaluated_only_when_their_required_concepts_occur(tmp_path: P
     rules = {f"r{i}.yaml": f"id: r{i}\ntitle: r\nmatch: {{all: [{{concept: {c}}}, {{concept: labor}}]}}\n"
              for i, c in enumerate(["dprk", "russia", "iran"])}
     m = Matcher(load_rules(write_rules(tmp_path, rules, LEXICON + EXTRA)))
-    scope, _ = m.prepare(Article(source="t", guid="1", url="", title="", content="Iran and its workers"))
+    article = Article(source="t", guid="1", url="", title="", content="Iran and its workers")
+    scope, state = m.prepare(article)
     assert [r.id for r in m.compiled.candidates(scope.by_key)] == ["r2"]
+    found = [m.compiled.find(doc) for doc in state.docs.values()]  # the automaton's matches pick the same
+    assert [r.id for r in m.compiled.candidates_in(found)] == ["r2"]
 
 
 def test_event_keys(tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ class CompiledRules:
         }
         self.term_languages = any(term.languages for term in self.terms)
         self.rule_keys = {r.id: frozenset(leaf.key for leaf in leaves(r.condition)) for r in self.rules}
+        self.leaf_keys = {r.id: frozenset(leaf.key for leaf in leaves(r.condition, positive=False)) for r in self.rules}
         self.requirements = {r.id: requirements(r.condition, self.lazy_keys) for r in self.rules}
         # Requirement groups as bit masks over the required keys: a group is met when it shares a bit.
         required = sorted({key for groups in self.requirements.values() for group in groups for key in group})
@@ -88,8 +89,10 @@ class CompiledRules:
                             for r in self.rules]
         self._by_trigger, self._always = self._dispatch()
         self.automaton, self.entries = _build_automaton(self.terms)
-        self.pattern_keys = [frozenset(key for entry in entries for key, _ in self.owners[entry.term])
-                             for entries in self.entries]
+        pattern_keys = [{key for entry in entries for key, _ in self.owners[entry.term]} for entries in self.entries]
+        self._pattern_bits = [sum(self._key_bits.get(key, 0) for key in keys) for keys in pattern_keys]
+        self._pattern_rules = [tuple({n for key in keys for n in self._by_trigger.get(key, ())})
+                               for keys in pattern_keys]
 
     def _used_terms(self) -> Iterator[tuple[Term, str, str | None]]:
         seen_concepts: set[str] = set()
@@ -141,13 +144,26 @@ class CompiledRules:
 
     def candidates(self, present: Collection[str]) -> list[Rule]:
         """The rules whose every requirement group has a key among `present`, in rule order."""
-        numbers = set(self._always)
         bits = 0
-        by_trigger, key_bits = self._by_trigger, self._key_bits
+        numbers = set(self._always)
         for key in present:
-            if key in key_bits:
-                bits |= key_bits[key]
-                numbers.update(by_trigger.get(key, ()))
+            if key in self._key_bits:
+                bits |= self._key_bits[key]
+                numbers.update(self._by_trigger.get(key, ()))
+        return self._passing(bits, numbers)
+
+    def candidates_in(self, found: Iterable[list[tuple[int, int, int]]]) -> list[Rule]:
+        """The candidates for the keys whose terms' pieces the fields' matches (`find`) hold: a superset,
+        before the pieces of a term are chained and before language and span exceptions."""
+        bits = 0
+        numbers = set(self._always)
+        for pattern in {m[0] for matches in found for m in matches}:
+            bits |= self._pattern_bits[pattern]
+            numbers.update(self._pattern_rules[pattern])
+        return self._passing(bits, numbers)
+
+    def _passing(self, bits: int, numbers: set[int]) -> list[Rule]:
+        """The rules of `numbers` whose every requirement group shares a key with the mask `bits`."""
         out = []
         for number in sorted(numbers):
             for group in self._group_bits[number]:
@@ -167,12 +183,6 @@ class CompiledRules:
         if self.automaton is None or not doc.text:
             return []
         return self.automaton.find_matches_as_indexes(" " + doc.text + " ", overlapping=True)
-
-    def present(self, found: Iterable[list[tuple[int, int, int]]]) -> set[str]:
-        """The keys whose terms' pieces the fields' matches hold (a superset: before the pieces of a term
-        are chained, and before language and span exceptions)."""
-        keys = self.pattern_keys
-        return set().union(*(keys[pattern] for pattern in {m[0] for matches in found for m in matches}))
 
     def spans(self, doc: Document, matches: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int]]]:
         """Every term's spans in one field's text, by term number, from the automaton's matches."""
@@ -198,13 +208,15 @@ class CompiledRules:
                 found[index] += spans
         return found
 
-    def hits(self, field: str, found: dict[int, list[tuple[int, int]]], language: str | None) -> dict[str, list[Hit]]:
-        """The spans of one field as hits by key, without the terms of other languages or inside exceptions."""
+    def hits(self, field: str, found: dict[int, list[tuple[int, int]]], language: str | None,
+             keys: Collection[str] | None = None) -> dict[str, list[Hit]]:
+        """The spans of one field as hits by key (of `keys` only, if given), without the terms of other
+        languages or inside exceptions."""
         by_key: dict[str, list[Hit]] = defaultdict(list)
         for index, spans in found.items():
-            owners = self.owners[index]
+            owners = self.owners[index] if keys is None else [o for o in self.owners[index] if o[0] in keys]
             if not owners:
-                continue  # only an exception phrase
+                continue  # only an exception phrase, or no key asked for
             term = self.terms[index]
             if term.languages and language not in term.languages:
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import NamedTuple
 
 from monitor.models import FIELDS, Article, Match, Snippet, Span
@@ -282,11 +282,13 @@ class Matcher:
         return docs, {field: self.compiled.find(doc) for field, doc in docs.items()}
 
     def _scope(self, docs: dict[str, Document], found: dict[str, list[tuple[int, int, int]]],
-               article: Article) -> tuple[Scope, ArticleState]:
+               article: Article, keys: Collection[str] | None = None) -> tuple[Scope, ArticleState]:
+        """`keys`: build the hits of these keys only (those the rules to evaluate look at)."""
         language = article_language(article) if self._needs_language else article.language
         by_key: dict[str, list[Hit]] = {}
         for field, matches in found.items():
-            for key, hits in self.compiled.hits(field, self.compiled.spans(docs[field], matches), language).items():
+            spans = self.compiled.spans(docs[field], matches)
+            for key, hits in self.compiled.hits(field, spans, language, keys).items():
                 by_key.setdefault(key, []).extend(hits)
         state = ArticleState(self.compiled, docs, language)
         return Scope(by_key, state), state
@@ -299,10 +301,11 @@ class Matcher:
     def match(self, article: Article, source_tags: Iterable[str] = ()) -> list[Match]:
         """The rules `article` matches. `source_tags`: the tags of its source (for rules' `sources`)."""
         docs, found = self._scanned(article)
-        candidates = self.compiled.candidates(self.compiled.present(found.values()))
+        candidates = self.compiled.candidates_in(found.values())
         if not candidates:
             return []  # most articles: no rule can match, and no span or hit is built (the cost that grows with rules)
-        scope, state = self._scope(docs, found, article)
+        keys = frozenset().union(*(self.compiled.leaf_keys[rule.id] for rule in candidates))
+        scope, state = self._scope(docs, found, article, keys)
         matches = []
         for rule in candidates:
             if skipped_because(rule, article, state.language, source_tags):
