@@ -173,6 +173,7 @@ class _Explicit:
 # letters, traditional Han) through `fold_char`. Most letters of the scripts below fold to themselves
 # once lower-cased; `_REGULAR` lists them (tests check every character against `fold_char`).
 _ASCII_SEPARATORS = bytes(b if chr(b).isalnum() or b >= 0x80 else 0x20 for b in range(256))
+_ASCII_FOLD = _ASCII_SEPARATORS.lower()  # and A-Z to a-z
 _SPACES = re.compile(r"  +")
 # A class's first character must be a class of its own for `re` to skip ahead at C speed: `[c][c]*` finds
 # runs three times faster than `[c]+`. The same holds for edges, so an edge into CJK is found as an edge
@@ -222,10 +223,17 @@ def _cjk_edges(text: str, first: int) -> list[int]:
 
 
 def _fold_fast(original: str) -> tuple[str, tuple[_Offsets | _Collapsed, ...]] | None:
-    lowered = original.lower()
-    if len(lowered) != len(original):  # "İ" lower-cases to two characters: take the reference path
-        return None
-    text = lowered.encode("utf-8").translate(_ASCII_SEPARATORS).decode("utf-8")
+    data = original.encode("utf-8")
+    if len(data) - len(original) <= len(original) // 64:
+        # Mostly ASCII (English with curly quotes): the byte table lower-cases too, and the few other
+        # capitals go through `fold_char` with the rest. `str.lower` costs as much as a regex pass
+        # once a text holds a single character beyond Latin-1.
+        text = data.translate(_ASCII_FOLD).decode("utf-8")
+    else:
+        lowered = original.lower()
+        if len(lowered) != len(original):  # "İ" lower-cases to two characters: take the reference path
+            return None
+        text = lowered.encode("utf-8").translate(_ASCII_SEPARATORS).decode("utf-8")
     maps: list[_Offsets | _Collapsed] = []
     if not text.isascii():
         resized: list[tuple[int, int, int]] = []
@@ -357,6 +365,7 @@ class Document:
     def __init__(self, original: str) -> None:
         self.original = original
         self.folded = Folded.of(original)
+        self._sentence_of: dict[int, int] = {}
 
     @classmethod
     def of(cls, original: str) -> Document:
@@ -394,8 +403,13 @@ class Document:
         return tuple(paragraph_starts(self.original))
 
     def sentence_at(self, index: int) -> int:
-        """The number of the sentence holding folded offset `index`."""
-        return bisect_right(self.original_sentence_starts, self.folded.origin(index)) - 1
+        """The number of the sentence holding folded offset `index` (remembered: every sentence `near` of
+        every rule asks again for the same hits)."""
+        number = self._sentence_of.get(index)
+        if number is None:
+            number = self._sentence_of[index] = bisect_right(self.original_sentence_starts,
+                                                             self.folded.origin(index)) - 1
+        return number
 
     def paragraph_at(self, index: int) -> int:
         return bisect_right(self.original_paragraph_starts, self.folded.origin(index)) - 1

@@ -185,6 +185,16 @@ def test_rules_are_evaluated_only_when_their_required_concepts_occur(tmp_path: P
     assert [r.id for r in m.compiled.candidates_in(found)] == ["r2"]
 
 
+def test_an_any_requires_a_key_of_each_of_its_alternatives_groups(tmp_path: Path) -> None:
+    rule = "id: r\ntitle: r\nmatch: {any: [{all: [{concept: dprk}, {concept: labor}]}, " \
+           "{all: [{concept: iran}, {concept: drones}]}]}\n"
+    m = Matcher(load_rules(write_rules(tmp_path, {"r.yaml": rule}, LEXICON + EXTRA)))
+    for text, candidate in [("DPRK and Iran", False), ("DPRK drones", False), ("DPRK workers", True),
+                            ("Iran's drones", True), ("DPRK workers and Iran", True)]:
+        scope, _ = m.prepare(Article(source="t", guid="1", url="", title="", content=text))
+        assert bool(m.compiled.candidates(scope.by_key)) is candidate, text
+
+
 def test_event_keys(tmp_path: Path) -> None:
     rule = "id: r\ntitle: r\nwindow: 48h\nmin_sources: 2\nrealert: 24h\nmatch: {concept: dprk}\n"
     [loaded] = load_rules(write_rules(tmp_path, {"r.yaml": rule})).rules

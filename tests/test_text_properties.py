@@ -32,6 +32,17 @@ def test_the_fast_fold_is_the_reference_fold(text: str) -> None:
     ]
 
 
+ENGLISH = "The U.S. Treasury SANCTIONED Alabuga's suppliers on Friday, officials said. " * 4
+
+
+@given(st.integers(0, len(ENGLISH)), st.text(st.sampled_from(CORNERS), max_size=4))
+def test_the_fast_fold_is_the_reference_fold_in_mostly_ascii_text(at: int, inserted: str) -> None:
+    text = ENGLISH[:at] + inserted + ENGLISH[at:]  # a few characters beyond ASCII: the byte table's path
+    fast, reference = Folded.of(text), Folded.reference(text)
+    assert fast.text == reference.text
+    assert [fast.origin(i) for i in range(len(fast.text))] == [reference.origin(i) for i in range(len(fast.text))]
+
+
 @given(TEXT)
 def test_folding_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)

@@ -252,12 +252,28 @@ def requirements(condition: Condition, lazy: frozenset[str]) -> list[frozenset[s
     if isinstance(condition, Count):
         return requirements(condition.leaf, lazy)
     if isinstance(condition, AnyOf):
+        # Whichever alternative holds, one key of each of its groups occurs: so one key of every union of
+        # a group from each alternative does (a few such unions; past that, the unions of the first ones).
         alternatives = [requirements(child, lazy) for child in condition.children]
         if any(not groups for groups in alternatives):
             return []
-        return [frozenset(key for groups in alternatives for key in groups[0])]
-    groups = [group for child in children_of(condition) for group in requirements(child, lazy)]
-    return sorted(set(groups), key=len)
+        unions: list[frozenset[str]] = [frozenset()]
+        for groups in alternatives:
+            unions = [union | group for union in unions for group in groups]
+            if len(unions) > _MAX_UNIONS:
+                return [frozenset(key for groups in alternatives for key in groups[0])]
+        return _fewest(unions)
+    return _fewest([group for child in children_of(condition) for group in requirements(child, lazy)])
+
+
+_MAX_UNIONS = 16
+
+
+def _fewest(groups: list[frozenset[str]]) -> list[frozenset[str]]:
+    """The groups without those another one implies (a group holding all of another's keys), smallest
+    first, in the same order in every run."""
+    unique = sorted(set(groups), key=lambda group: (len(group), sorted(group)))
+    return [g for i, g in enumerate(unique) if not any(other <= g for other in unique[:i])]
 
 
 def _build_automaton(terms: list[Term]) -> tuple[ahocorasick_rs.AhoCorasick | None, list[tuple[_Entry, ...]]]:
