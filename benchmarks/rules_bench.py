@@ -1,12 +1,14 @@
 """How the rule engine's cost grows with the number of rules: a synthetic pack of 10, 100 and 1,000 rules
 (lexicons growing with them) over one synthetic corpus of ~4 KB articles, all in one process.
 
-    .venv/bin/python benchmarks/rules_bench.py [--articles 400] [--repeat 3]
+    .venv/bin/python benchmarks/rules_bench.py [--articles 400] [--repeat 3] [--shipped ../shared/eval/dev.jsonl]
 
 Prints articles/s at each size, time(1,000 rules) / time(10 rules), and the full match against a bare
 single-pass automaton scan over the same texts (the lower-cased text, the same pack's terms, nothing else),
 twice: with the engine's own automaton library (ahocorasick-rs), the honest floor, and with pyahocorasick,
-the reference of earlier figures. Not a test: the figures depend on the machine; their ratios much less.
+the reference of earlier figures. With `--shipped FILE`, also the shipped pack (`rules/`) over the
+articles of a JSON-lines file as `monitor backtest` reads it. Not a test: the figures depend on the
+machine; their ratios much less.
 
 The corpus: sentences of pseudo-words (a Zipf-like draw from 6,000), in which each article mentions the
 subject terms of six rules drawn from the 1,000 (in three of ten sentences) and some shared words
@@ -32,6 +34,7 @@ import ahocorasick_rs
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
+from monitor.backtest import read_articles  # noqa: E402
 from monitor.models import Article  # noqa: E402
 from monitor.rules import Matcher, load_rules  # noqa: E402
 from monitor.text import fold  # noqa: E402
@@ -160,6 +163,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reporting", type=float, default=0.1, help="share of articles that report a subject")
+    parser.add_argument("--shipped", type=Path, help="also time the shipped pack over these articles (JSON lines)")
     args = parser.parse_args()
     articles = corpus(args.articles, max(SIZES), reporting=args.reporting)
     kb = sum(len(a.title) + len(a.content.encode()) for a in articles) / len(articles) / 1024
@@ -190,6 +194,22 @@ def main() -> None:
           + ", ".join(f"{name} {timings[1000] / timings[10]:.2f}" for name, timings in bare.items()) + ")")
     print("ratio full match / bare scan at 1,000 rules: "
           + ", ".join(f"{seconds[1000] / timings[1000]:.2f} ({name})" for name, timings in bare.items()))
+    if args.shipped:
+        shipped(args.shipped, args.repeat)
+
+
+def shipped(path: Path, repeat: int) -> None:
+    """The shipped pack over real articles: the figure a user of the default rules sees."""
+    with path.open(encoding="utf-8") as stream:
+        articles = [line.article for line in read_articles(stream) if line.article is not None]
+    matcher = Matcher(load_rules(ROOT / "rules"))
+    seconds = timed(lambda: [matcher.match(a) for a in articles], repeat)
+    size = sum(len(a.title) + len(a.content) for a in articles) / len(articles)
+    matched = sum(1 for a in articles if matcher.match(a))
+    print(f"shipped pack ({len(matcher.rules)} rules, {len(matcher.compiled.terms):,} terms) over {len(articles)} "
+          f"articles of {path.name} (~{size:,.0f} characters, {matched} matched): {len(articles) / seconds:,.0f} "
+          f"articles/s ({seconds / len(articles) * 1e6:,.0f} µs each)")
+
 
 if __name__ == "__main__":
     main()

@@ -6,10 +6,12 @@ from monitor.text import (
     _TRADITIONAL,
     Document,
     Folded,
+    _may_hold_cjk,
     canonical_url,
     content_hash,
     fold,
     fold_char,
+    is_cjk,
     registered_domain,
     script_language,
 )
@@ -125,6 +127,14 @@ def test_lower_case_first_folds_alike() -> None:
     different = [hex(c) for c in range(0x30000) if not 0xD800 <= c <= 0xDFFF
                  and len(chr(c).lower()) == 1 and fold_char(chr(c)) != fold_char(chr(c).lower())]
     assert different == []
+
+
+def test_the_byte_check_finds_every_character_that_is_or_folds_to_cjk() -> None:
+    missed = [hex(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF
+              and (is_cjk(chr(c)) or any(is_cjk(x) for x in fold_char(chr(c))))
+              and not _may_hold_cjk(chr(c).encode())]
+    assert missed == []
+    assert not _may_hold_cjk("“Alabuga” — Алабуга, Ελαμπούγκα…".encode())
 
 
 @pytest.mark.parametrize("lang", ["ko", "ja", "zh", "uk", "ru", "bg", "ar", "fa", "he", "el"])
