@@ -168,10 +168,11 @@ class _Explicit:
         return bisect_left(self._origin, old)
 
 
-# The fast fold: `str.lower` (C speed), ASCII separators to spaces by a byte table, then one regex pass
-# that sends only the characters whose fold differs from themselves (other separators, accented
-# letters, traditional Han) through `fold_char`. Most letters of the scripts below fold to themselves
-# once lower-cased; `_REGULAR` lists them (tests check every character against `fold_char`).
+# The fast fold: `str.lower` (C speed; for mostly-ASCII text the byte table lower-cases instead), ASCII
+# separators to spaces by a byte table, then one regex pass that sends only the characters whose fold
+# differs from themselves (other separators, accented letters, capitals beyond ASCII, traditional Han)
+# through `fold_char`. Most letters of the scripts below fold to themselves once lower-cased; `_REGULAR`
+# lists them (tests check every character against `fold_char`).
 _ASCII_SEPARATORS = bytes(b if chr(b).isalnum() or b >= 0x80 else 0x20 for b in range(256))
 _ASCII_FOLD = _ASCII_SEPARATORS.lower()  # and A-Z to a-z
 _SPACES = re.compile(r"  +")
