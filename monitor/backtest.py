@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from monitor.grading import Cue, read_stage
 from monitor.models import Article, Match
 from monitor.rules.model import Rule
-from monitor.rules.stages import StageScanner
 
 
 @dataclass(frozen=True)
@@ -152,13 +150,6 @@ def score_table(scores: list[TagScore], articles: int) -> str:
 # --- the evidence ladder -------------------------------------------------------------------------
 
 STAGE_LABELS = ("intent", "agreed", "observed", "designated", "denied", "none")
-
-
-def predicted_stage(scanner: StageScanner, article: Article, found: Sequence[Match]) -> str:
-    """The stage label the lexicons give an article: read near its matches' spans, or in its whole text
-    when no rule matched (an evaluation line need not match the pack)."""
-    cues, anchors = scanner.scan(article, [s for m in found for s in m.spans])
-    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end, c.clause) for c in cues], anchors).label
 
 
 def stage_table(pairs: Sequence[tuple[str, str]]) -> str:

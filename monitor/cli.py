@@ -420,7 +420,7 @@ def _backtest(args: argparse.Namespace) -> int:
             if line.labels is not None:
                 pairs.append((frozenset(t for m in found for t in m.tags), line.labels))
             if line.stage is not None:
-                stages.append((backtest.predicted_stage(scanner, line.article, found), line.stage))
+                stages.append((scanner.read(line.article, found).label, line.stage))
             if progress and articles % 100 == 0:
                 print(f"\r{articles} articles…", end="", file=sys.stderr, flush=True)
     except OSError as exc:

@@ -18,7 +18,7 @@ from monitor.config import EventsConfig, SourceConfig
 from monitor.errors import FetchError
 from monitor.events import NEVER, Policy, RuleSettings, Sighting, Silence, alert_for, decide
 from monitor.fingerprint import fingerprint
-from monitor.grading import Cue, Sourcing, StageReading, read_stage
+from monitor.grading import Sourcing, StageReading
 from monitor.intake import Intake, intake
 from monitor.models import Article, FetchResult, Match, Parsed, SourceState
 from monitor.rules import Matcher, Rule
@@ -220,8 +220,7 @@ def stage_reading(article: Article, found: Sequence[Match], matcher: Matcher) ->
     scanner = _SCANNERS.get(matcher)
     if scanner is None:
         scanner = _SCANNERS[matcher] = StageScanner(matcher.compiled.ruleset)
-    cues, anchors = scanner.scan(article, [s for m in found for s in m.spans])
-    return read_stage([Cue(c.stage, c.field, c.sentence, c.start, c.end, c.clause) for c in cues], anchors)
+    return scanner.read(article, found)
 
 
 def sourcing_of(source: SourceConfig) -> Sourcing:

@@ -29,6 +29,11 @@ from monitor.text import Document, script_language
 Evidence = tuple[Hit, ...]
 
 
+def documents(article: Article) -> dict[str, Document]:
+    """The article's fields that hold text, prepared for matching."""
+    return {f: Document(article.text_of(f)) for f in FIELDS if article.text_of(f).strip()}
+
+
 def article_language(article: Article) -> str | None:
     """The article's language (primary subtag), else the one its script tells, else None."""
     if article.language:
@@ -67,6 +72,8 @@ class Scope:
         return self.by_key.get(key, [])
 
     def in_fields(self, fields: tuple[str, ...]) -> Scope:
+        if fields == FIELDS:
+            return self
         scope = self._fields.get(fields)
         if scope is None:
             def keep(hit: Hit) -> bool:
@@ -278,7 +285,7 @@ class Matcher:
         return self._scope(docs, found, article)
 
     def _scanned(self, article: Article) -> tuple[dict[str, Document], dict[str, list[tuple[int, int, int]]]]:
-        docs = {f: Document(article.text_of(f)) for f in FIELDS if article.text_of(f).strip()}
+        docs = documents(article)
         return docs, {field: self.compiled.find(doc) for field, doc in docs.items()}
 
     def _scope(self, docs: dict[str, Document], found: dict[str, list[tuple[int, int, int]]],
@@ -310,7 +317,7 @@ class Matcher:
         for rule in candidates:
             if skipped_because(rule, article, state.language, source_tags):
                 continue
-            rule_scope = scope if rule.fields == FIELDS else scope.in_fields(rule.fields)
+            rule_scope = scope.in_fields(rule.fields)
             evidence = self.evaluator.holds(rule.condition, rule_scope)
             if evidence is not None:
                 matches.append(_match(rule, evidence, rule_scope, self.compiled.rule_keys[rule.id], state.docs))

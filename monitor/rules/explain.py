@@ -51,8 +51,7 @@ def explain(matcher: Matcher, rule_id: str, article: Article, source_tags: Itera
     skipped = skipped_because(rule, article, state.language, source_tags)
     if skipped:
         return Explanation(rule, False, skipped, state.language, None)
-    rule_scope = scope if rule.fields == FIELDS else scope.in_fields(rule.fields)
-    tree = _node(matcher, rule.condition, rule_scope)
+    tree = _node(matcher, rule.condition, scope.in_fields(rule.fields))
     return Explanation(rule, tree.holds, None, state.language, tree)
 
 

@@ -1,5 +1,5 @@
-"""The stage lexicons (`rules/lexicons/stages.yaml`) found in an article: where each stage word is, and
-where the article's key terms are, as plain tuples for `grading.read_stage`. Pure.
+"""The stage lexicons (`rules/lexicons/stages.yaml`) found in an article, where each stage word is and
+where the article's key terms are, read by `grading.read_stage`. Pure.
 
 The lexicons are ordinary concepts (`stage_intent`, `stage_agreed`, `stage_observed`,
 `stage_designated`, `stage_denied`; `stage_negation`, `stage_negation_after` and `stage_pending`), compiled
@@ -12,29 +12,17 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from typing import NamedTuple
 
-from monitor.models import FIELDS, Article, Span
+from monitor.grading import Cue, StageReading, read_stage
+from monitor.models import Article, Match
 from monitor.rules.compiler import CompiledRules
-from monitor.rules.evaluate import article_language, span_of
+from monitor.rules.evaluate import article_language, documents, span_of
 from monitor.rules.model import AnyOf, ConceptRef, Rule, RuleSet
 from monitor.text import Document
 
 STAGE_CONCEPTS = {"stage_intent": "intent", "stage_agreed": "agreed", "stage_observed": "observed",
                   "stage_designated": "designated", "stage_denied": "denied", "stage_negation": "negation",
                   "stage_negation_after": "negation_after", "stage_pending": "pending"}
-
-
-class Found(NamedTuple):
-    """A stage word: its stage, field, sentence number in that field, original offsets, and its clause
-    in the sentence (counted by full-width commas and semicolons: Chinese and Japanese sentences run long)."""
-
-    stage: str
-    field: str
-    sentence: int
-    start: int
-    end: int
-    clause: int = 0
 
 
 class StageScanner:
@@ -46,23 +34,22 @@ class StageScanner:
         rule = Rule("stages", "stage lexicons", "info", (), AnyOf(tuple(ConceptRef(n) for n in names)))
         self.compiled = CompiledRules(ruleset, [rule]) if names else None
 
-    def scan(self, article: Article, anchors: Sequence[Span] = ()) -> tuple[list[Found], list[tuple[str, int]]]:
-        """The stage words of the article, and the (field, sentence) of each anchor span."""
+    def read(self, article: Article, found: Sequence[Match]) -> StageReading:
+        """The stage the article asserts near the spans of its matches (`read_stage`)."""
         if self.compiled is None:
-            return [], []
-        docs = {f: Document(article.text_of(f)) for f in FIELDS if article.text_of(f).strip()}
+            return read_stage([], [])
+        docs = documents(article)
         language = article_language(article)
-        found: list[Found] = []
+        cues: list[Cue] = []
         for field, doc in docs.items():
             for key, hits in self.compiled.scan(field, doc, language).items():
                 stage = STAGE_CONCEPTS[key.removeprefix("concept:")]
                 for hit in hits:
                     span = span_of(hit, doc)
                     sentence = _sentence(doc, span.start)
-                    clause = _clause(doc, sentence, span.start)
-                    found.append(Found(stage, field, sentence, span.start, span.end, clause))
-        spots = [(s.field, _sentence(docs[s.field], s.start)) for s in anchors if s.field in docs]
-        return found, spots
+                    cues.append(Cue(stage, field, sentence, span.start, span.end, _clause(doc, sentence, span.start)))
+        anchors = [(s.field, _sentence(docs[s.field], s.start)) for m in found for s in m.spans if s.field in docs]
+        return read_stage(cues, anchors)
 
 
 def _sentence(doc: Document, original_offset: int) -> int:
