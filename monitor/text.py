@@ -39,23 +39,34 @@ _VARIANTS = str.maketrans({"ی": "ي", "ى": "ي", "ک": "ك", "ۀ": "ه", "ة":
                                                                                           strict=True))})
 
 
+# Han, kana and Hangul: the scripts written without spaces between words (or with particles attached).
+_HANGUL_RANGES = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF))  # jamo, compatibility jamo, syllables
+_CJK_RANGES = tuple(sorted(_HANGUL_RANGES + (
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F),  # Han: ext. A, unified, compat., B+
+)))
+
+
+def _bounds(ranges: tuple[tuple[int, int], ...]) -> list[int]:
+    """Sorted ranges as boundaries: a code point is inside when an odd number of them are at or below it."""
+    return [bound for first, last in ranges for bound in (first, last + 1)]
+
+
+_CJK_BOUNDS = _bounds(_CJK_RANGES)
+_HANGUL_BOUNDS = _bounds(_HANGUL_RANGES)
+
+
+def _range_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """A regex class body for code point ranges."""
+    return "".join(f"{chr(first)}-{chr(last)}" for first, last in ranges)
+
+
+_CJK_CLASS = _range_class(_CJK_RANGES)
+
+
 def is_cjk(char: str) -> bool:
     """Han, kana and Hangul: scripts written without spaces between words (or particles attached)."""
-    code = ord(char)
-    return (
-        0x3040 <= code <= 0x30FF  # hiragana, katakana
-        or 0x3400 <= code <= 0x4DBF  # Han extension A
-        or 0x4E00 <= code <= 0x9FFF  # Han
-        or 0xAC00 <= code <= 0xD7AF  # Hangul syllables
-        or 0x1100 <= code <= 0x11FF  # Hangul jamo
-        or 0x3130 <= code <= 0x318F  # Hangul compatibility jamo
-        or 0xF900 <= code <= 0xFAFF  # Han compatibility
-        or 0x20000 <= code <= 0x2FA1F  # Han extensions B+
-    )
-
-
-_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uf900-\ufaff" \
-    "\U00020000-\U0002fa1f"
+    return bisect_right(_CJK_BOUNDS, ord(char)) % 2 == 1
 
 
 @lru_cache(maxsize=65536)
@@ -182,7 +193,7 @@ _SPACES = re.compile(r"  +")
 _CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
 _CJK_RUN = re.compile(f"[{_CJK_CLASS}][{_CJK_CLASS}]*")
 _OUT_OF_CJK = re.compile(f"[{_CJK_CLASS}][^ {_CJK_CLASS}]")
-_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_HANGUL = re.compile(f"[{_range_class(_HANGUL_RANGES)}]")
 
 
 def _class_of(codes: Iterable[int]) -> str:
@@ -512,12 +523,8 @@ def script_language(text: str, sample: int = 2000) -> str | None:
 
 def _script(char: str) -> str:
     code = ord(char)
-    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
-        return "hangul"
-    if 0x3040 <= code <= 0x30FF:
-        return "kana"
     if is_cjk(char):
-        return "han"
+        return "hangul" if bisect_right(_HANGUL_BOUNDS, code) % 2 else "kana" if 0x3040 <= code <= 0x30FF else "han"
     for script, first, last in _SCRIPT_RANGES:
         if first <= code <= last:
             return script

@@ -16,6 +16,7 @@ from monitor.rules.model import (
     AllOf,
     ConceptRef,
     Condition,
+    Example,
     Location,
     Near,
     NoneOf,
@@ -69,8 +70,8 @@ def run_examples(ruleset: RuleSet) -> list[Issue]:
     return issues
 
 
-def _short(example: object) -> str:
-    text = getattr(example, "text", "") or getattr(example, "title", "")
+def _short(example: Example) -> str:
+    text = example.text or example.title
     return text if len(text) <= 80 else text[:77] + "…"
 
 
@@ -143,7 +144,7 @@ def _rule_issues(rule: Rule, ruleset: RuleSet) -> list[Issue]:
 def _contradiction(condition: Condition) -> str | None:
     """A leaf required and excluded at the same level (`all: [A, not: A]`, or inside one `near`)."""
     if isinstance(condition, AllOf | Near):
-        parts = condition.children if isinstance(condition, AllOf) else condition.operands
+        parts = children_of(condition)
         required = {p.key for p in parts if isinstance(p, ConceptRef | TermRef)}
         excluded = {c.key for p in parts if isinstance(p, NoneOf) for c in p.children
                     if isinstance(c, ConceptRef | TermRef)}

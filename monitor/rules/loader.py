@@ -17,6 +17,7 @@ import yaml
 
 from monitor.config import parse_duration
 from monitor.errors import RuleError, RuleErrors
+from monitor.grading import STAGES
 from monitor.models import FIELDS, SEVERITIES
 from monitor.rules.builtin import HEDGE_BY_LANGUAGE, HEDGE_EXCEPTIONS, HEDGE_TERMS, QUANTITY_TERMS
 from monitor.rules.model import (
@@ -100,8 +101,7 @@ def _read(path: Path, errors: _Collector) -> _Node | None:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        errors.add(Location(str(path), line, column), f"not valid YAML: {exc.problem}")
+        errors.add(_location(str(path), mark) if mark else Location(str(path), 0, 0), f"not valid YAML: {exc.problem}")
         return None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         errors.add(Location(str(path)), f"cannot read: {exc}")
@@ -113,13 +113,13 @@ def _read(path: Path, errors: _Collector) -> _Node | None:
 
 
 def _convert(node: yaml.Node, file: str, errors: _Collector) -> _Node:
-    where = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    where = _location(file, node.start_mark)
     if isinstance(node, yaml.MappingNode):
         value: dict[str, _Node] = {}
         key_where: dict[str, Location] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
-            where_key = Location(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            where_key = _location(file, key_node.start_mark)
             if key in key_where:  # YAML would silently keep the last one
                 errors.add(where_key, f'"{key}" is defined twice (first at line {key_where[key].line})')
                 continue
@@ -131,6 +131,10 @@ def _convert(node: yaml.Node, file: str, errors: _Collector) -> _Node:
     if node.tag == "tag:yaml.org,2002:str":
         return _Node(node.value, where)
     return _Node(yaml.SafeLoader("").construct_object(node), where)  # bools, numbers, null
+
+
+def _location(file: str, mark: yaml.Mark) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)  # YAML counts from 0
 
 
 def _expect_mapping(node: _Node, errors: _Collector, what: str) -> bool:
@@ -289,9 +293,7 @@ def _rule_from(doc: _Node, concepts: dict[str, Concept], errors: _Collector) -> 
         return None
     severity = _choice(values, "severity", SEVERITIES, "medium", errors)
     status = _choice(values, "status", STATUSES, "stable", errors)
-    fields = tuple(n.value for n in _strings(values["fields"], errors, "a field")) if "fields" in values else FIELDS
-    for name in set(fields) - set(FIELDS):
-        errors.add(values["fields"].where, f'unknown field "{name}"; fields are {", ".join(FIELDS)}')
+    fields = _fields(values["fields"], errors) if "fields" in values else FIELDS
     condition = _condition(values["match"], concepts, errors)
     enabled = _boolean(values, "enabled", True, errors)
     rule_id = str(values["id"].value)
@@ -377,7 +379,6 @@ def _event_policy(values: dict[str, _Node], errors: _Collector) -> tuple[timedel
 
 
 _GRADE = re.compile(r"^[A-F][1-6]$")
-_STAGES = ("intent", "agreed", "observed", "designated")
 _NOTIFY_ON = ("stage_up", "grade_up")
 
 
@@ -392,7 +393,7 @@ def _grading_policy(values: dict[str, _Node], errors: _Collector) -> tuple[str |
         else:
             errors.add(node.where, f"min_grade must be an Admiralty code like B2 (A–F, then 1–6), not {node.value!r}")
     chosen = []
-    for key, allowed in (("stages", _STAGES), ("notify_on", _NOTIFY_ON)):
+    for key, allowed in (("stages", STAGES), ("notify_on", _NOTIFY_ON)):
         found = _texts(values, key, f"a {key} value", errors)
         for bad in (v for v in found if v not in allowed):
             errors.add(values[key].where, f'{key}: "{bad}" is not one of {", ".join(allowed)}')
@@ -464,21 +465,30 @@ def _condition(node: _Node, concepts: dict[str, Concept], errors: _Collector) ->
         if not node.value:
             errors.add(node.where, "empty condition; give it an operator such as concept, any, near")
         return None
-    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+    return _all(parts)
 
 
 def _in_fields(node: _Node, parts: list[Condition], errors: _Collector) -> Condition | None:
-    field_node = node.value["field"]
-    fields = tuple(n.value for n in _strings(field_node, errors, "a field"))
-    for name in sorted(set(fields) - set(FIELDS)):
-        errors.add(field_node.where, f'unknown field "{name}"; fields are {", ".join(FIELDS)}')
+    fields = _fields(node.value["field"], errors)
     if len(node.value) == 1:
         errors.add(node.where, "field: scopes the other operators of its mapping; add one (e.g. concept: …)")
         return None
     if not parts or not fields or set(fields) - set(FIELDS):
         return None
-    child = parts[0] if len(parts) == 1 else AllOf(tuple(parts))
-    return InFields(tuple(f for f in FIELDS if f in fields), child)
+    return InFields(tuple(f for f in FIELDS if f in fields), _all(parts))
+
+
+def _fields(node: _Node, errors: _Collector) -> tuple[str, ...]:
+    """Field names (`fields:` of a rule, `field:` of a condition), each unknown one reported."""
+    fields = tuple(n.value for n in _strings(node, errors, "a field"))
+    for name in sorted(set(fields) - set(FIELDS)):
+        errors.add(node.where, f'unknown field "{name}"; fields are {", ".join(FIELDS)}')
+    return fields
+
+
+def _all(parts: list[Condition]) -> Condition:
+    """One condition that holds when all of `parts` do."""
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
 
 def _operator(key: str, node: _Node, concepts: dict[str, Concept], errors: _Collector) -> Condition | None:
