@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from monitor.grading import DENIED, STAGES
 from monitor.models import Article, Match
 from monitor.rules.model import Rule
 
@@ -149,7 +150,7 @@ def score_table(scores: list[TagScore], articles: int) -> str:
 
 # --- the evidence ladder -------------------------------------------------------------------------
 
-STAGE_LABELS = ("intent", "agreed", "observed", "designated", "denied", "none")
+STAGE_LABELS = (*STAGES, DENIED, "none")  # as `StageReading.label` words them
 
 
 def stage_table(pairs: Sequence[tuple[str, str]]) -> str:

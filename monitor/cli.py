@@ -398,18 +398,15 @@ def _backtest(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     pairs: list[tuple[frozenset[str], frozenset[str]]] = []
     stages: list[tuple[str, str]] = []  # (what the stage lexicons said, the line's `stage` label)
-    scanner = StageScanner(ruleset)
+    scanner = StageScanner(ruleset) if args.labels else None  # its table is printed only with --labels
     hits: dict[str, int] = {r.id: 0 for r in matcher.rules}
     problems, articles = 0, 0
     progress = sys.stderr.isatty()
     try:
-        lines = _backtest_lines(args, settings)
-        for line in lines:
+        for line in _backtest_lines(args, settings, since, until):
             if line.article is None:
                 problems += 1
                 print(f"{args.file}:{line.number}: skipped: {line.problem}", file=sys.stderr)
-                continue
-            if not backtest.published_between(line.article, since, until):
                 continue
             articles += 1
             found = matcher.match(line.article)
@@ -419,7 +416,7 @@ def _backtest(args: argparse.Namespace) -> int:
                     print(json.dumps(backtest.match_record(line.article, match), ensure_ascii=False), flush=True)
             if line.labels is not None:
                 pairs.append((frozenset(t for m in found for t in m.tags), line.labels))
-            if line.stage is not None:
+            if scanner is not None and line.stage is not None:
                 stages.append((scanner.read(line.article, found).label, line.stage))
             if progress and articles % 100 == 0:
                 print(f"\r{articles} articles…", end="", file=sys.stderr, flush=True)
@@ -458,18 +455,21 @@ def _date_option(value: str | None, option: str) -> datetime | None:
         raise ConfigError([f'{option}: "{value}" is not a date like 2025-07-01 or 2025-07-01T12:00'])  # noqa: B904
 
 
-def _backtest_lines(args: argparse.Namespace, settings: Settings) -> Iterator[backtest.Line]:
+def _backtest_lines(args: argparse.Namespace, settings: Settings, since: datetime | None,
+                    until: datetime | None) -> Iterator[backtest.Line]:
+    """The lines to replay, their articles published in [since, until); unreadable lines too, to report."""
     if args.from_store:
         store = open_store(settings.store.url)
         try:
-            for number, article in enumerate(stored_articles(store, _date_option(args.since, "--since"),
-                                                             _date_option(args.until, "--until")), start=1):
+            for number, article in enumerate(stored_articles(store, since, until), start=1):  # filtered in SQL
                 yield backtest.Line(number, article)
         finally:
             store.close()
         return
     with open(args.file, encoding="utf-8") as stream:
-        yield from backtest.read_articles(stream)
+        for line in backtest.read_articles(stream):
+            if line.article is None or backtest.published_between(line.article, since, until):
+                yield line
 
 
 def _rules_check(args: argparse.Namespace) -> int:
@@ -493,13 +493,14 @@ def _rules_check(args: argparse.Namespace) -> int:
 def _rules_explain(args: argparse.Namespace) -> int:
     from monitor.rules.explain import explain, render
 
-    ruleset = load_rules(resolve_rules_dir(args.rules, _settings(args)))
+    settings = _settings(args)
+    ruleset = load_rules(resolve_rules_dir(args.rules, settings))
     rules = _chosen_rules(ruleset, [args.rule_id])
     text = args.text
     if args.file:
         text = Path(args.file).read_text(encoding="utf-8")
     elif args.url:
-        text = _fetch_text(args.url, _settings(args))
+        text = _fetch_text(args.url, settings)
     article = Article(source=args.source, guid="explain", url=args.url or "", title=args.title, content=text or "",
                       language=args.language)
     explanation = explain(Matcher(ruleset, rules), args.rule_id, article)
@@ -510,11 +511,11 @@ def _rules_explain(args: argparse.Namespace) -> int:
 def _fetch_text(url: str, settings: Settings) -> str:
     """A web page's readable text, for `rules explain --url`."""
     from monitor.daemon import http_client
-    from monitor.sources.markup import html_to_text
+    from monitor.sources.markup import decode_html, html_to_text
 
     with http_client(settings, retries=0) as client:
         fetched = client.fetch(url)
-    return html_to_text(fetched.content.decode("utf-8", errors="replace"))
+    return html_to_text(decode_html(fetched.content, fetched.content_type))
 
 
 # --- events and silences (issue 5) -----------------------------------------------------------------
@@ -682,7 +683,7 @@ def _digest_send(args: argparse.Namespace) -> int:
     try:
         names = [n.name for n in settings.notifiers]
         Outbox(store, {config.name: channel}, settings.routes, utcnow, all_names=names).deliver()  # joins it first
-        result = send_digest_now(store, channel, settings.routes, [n.name for n in settings.notifiers], utcnow)
+        result = send_digest_now(store, channel, settings.routes, names, utcnow)
     finally:
         store.close()
     print(f"digest {result.notifier}: {result.outcome}" + (f": {result.detail}" if result.detail else ""))

@@ -120,6 +120,14 @@ def _default_url(data: Any, url: str | None) -> Any:
     return data
 
 
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'"{value}" is not a time zone like Europe/Berlin or UTC') from None
+    return value
+
+
 class HtmlSourceConfig(SourceConfig):
     """A listing page read with CSS selectors. `selector@attribute` reads an attribute instead of the text."""
 
@@ -132,7 +140,7 @@ class HtmlSourceConfig(SourceConfig):
     date_order: Literal["dmy", "mdy", "ymd"] = "dmy"  # how to read 01/02/2025
     timezone: str = "UTC"  # for dates that carry no zone
 
-    _zone = field_validator("timezone")(lambda value: _time_zone(value))
+    _zone = field_validator("timezone")(_time_zone)
 
 
 class TelegramSourceConfig(SourceConfig):
@@ -218,14 +226,6 @@ AnySourceConfig = Annotated[
     | Annotated[SanctionsSourceConfig, Tag("sanctions")],
     Discriminator(_source_kind),
 ]
-
-
-def _time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'"{value}" is not a time zone like Europe/Berlin or UTC') from None
-    return value
 
 
 class WebConfig(_Section):
@@ -320,14 +320,7 @@ class EmailConfig(_Notifier):
     def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_address(v) for v in value)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f'"{value}" is not a time zone like Europe/Berlin or UTC') from None
-        return value
+    _known_zone = field_validator("timezone")(_time_zone)
 
     @model_validator(mode="after")
     def _valid_schedule(self) -> EmailConfig:

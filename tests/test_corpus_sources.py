@@ -459,3 +459,11 @@ def test_ofac_legacy_xml() -> None:
 def test_xml_with_entities_is_refused() -> None:
     bomb = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa">]><CONSOLIDATED_LIST>&a;</CONSOLIDATED_LIST>'
     assert "declares entities" in read_list(bomb).problems[0]
+
+
+def test_entities_behind_a_long_comment_are_refused() -> None:
+    # The whole prolog is searched, not its first few kilobytes.
+    comment = b"<!-- " + b"x" * 5000 + b" -->"
+    bomb = (b'<?xml version="1.0"?>' + comment + b'<!DOCTYPE l [<!ENTITY a "aaaa">]>'
+            b"<CONSOLIDATED_LIST>&a;</CONSOLIDATED_LIST>")
+    assert "declares entities" in read_list(bomb).problems[0]

@@ -100,7 +100,6 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """A copy of the registry for this test, so registrations here do not leak into others."""
-    monkeypatch.setattr(sources, "_PARSERS", dict(sources._PARSERS))
     monkeypatch.setattr(sources, "_KINDS", dict(sources._KINDS))
 
 

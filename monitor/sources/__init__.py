@@ -33,7 +33,6 @@ class Kind:
     host_interval: float | None = None  # seconds between requests its host asks for (GDELT: 5)
 
 
-_PARSERS: dict[str, Parser] = {}
 _KINDS: dict[str, Kind] = {}
 
 
@@ -48,30 +47,27 @@ def register(
     """
     if not kind or kind != kind.strip():
         raise ValueError(f"source kind {kind!r} must be a non-empty name without surrounding spaces")
-    current = _PARSERS.get(kind)
-    if current is not None and current is not parser:
-        raise ValueError(f'source kind "{kind}" is already registered to {_name_of(current)}')
-    _PARSERS[kind] = parser
+    current = _KINDS.get(kind)
+    if current is not None and current.parse is not parser:
+        raise ValueError(f'source kind "{kind}" is already registered to {_name_of(current.parse)}')
     _KINDS[kind] = Kind(parser, address or source_address, announce, host_interval)
 
 
 def kind_of(name: str) -> Kind:
-    """The registered kind, or a plain feed-like kind around a parser registered into `_PARSERS` only."""
-    parser = parser_for(name)
-    found = _KINDS.get(name)
-    return found if found is not None and found.parse is parser else Kind(parser)
+    """The kind registered as `name`; unknown, a ConfigError that names the known ones."""
+    try:
+        return _KINDS[name]
+    except KeyError:
+        known = ", ".join(known_kinds()) or "none"
+        raise ConfigError([f'unknown source kind "{name}" (known: {known})']) from None
 
 
 def parser_for(kind: str) -> Parser:
-    try:
-        return _PARSERS[kind]
-    except KeyError:
-        known = ", ".join(known_kinds()) or "none"
-        raise ConfigError([f'unknown source kind "{kind}" (known: {known})']) from None
+    return kind_of(kind).parse
 
 
 def known_kinds() -> tuple[str, ...]:
-    return tuple(sorted(_PARSERS))
+    return tuple(sorted(_KINDS))
 
 
 def _name_of(parser: Parser) -> str:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import SourceConfig
+from monitor.errors import ConfigError
 from monitor.models import SourceState
+from monitor.sources import kind_of
 
 DEFAULT_EXPECT_EVERY = timedelta(days=3)
-NEVER_STALE_KINDS = frozenset({"sanctions"})
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,14 @@ class Health:
 def expected_every(source: SourceConfig) -> timedelta | None:
     if source.expect_every is not None:
         return source.expect_every
-    return None if source.kind in NEVER_STALE_KINDS else DEFAULT_EXPECT_EVERY
+    return None if _is_list_kind(source.kind) else DEFAULT_EXPECT_EVERY
+
+
+def _is_list_kind(name: str) -> bool:
+    try:
+        return kind_of(name).announce is not None
+    except ConfigError:
+        return False  # an unknown kind: expected like a feed
 
 
 def health(source: SourceConfig, state: SourceState | None, now: datetime) -> Health:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from monitor.sources.markup import decode_html
+from monitor.sources.markup import decode_html, without_doctypes
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ def _root_name(body: bytes) -> str:
 
 
 def _xml(body: bytes, content_type: str) -> ListDocument:
-    head = body[:4096].upper()
-    if b"<!ENTITY" in head:
+    body, declared_entities = without_doctypes(body)  # no XML parser ever sees a DTD
+    if declared_entities:
         return ListDocument("xml", problems=("the XML declares entities; refused (no sanctions list does)",))
     root_name = _root_name(body)
     readers: dict[str, tuple[str, Callable[[ET.Element], Iterator[Designation]]]] = {

@@ -1,7 +1,8 @@
 """HTML fragments from feeds (summaries, content) reduced to plain text that rules can read.
 
 Paragraphs come out separated by a blank line and `<br>` as a line break, because the rule
-engine's `sentence` and `paragraph` windows are cut on those breaks.
+engine's `sentence` and `paragraph` windows are cut on those breaks. Also here: pages' bytes
+decoded by their charset, and XML prologs rid of their DOCTYPEs (feeds and sanctions lists alike).
 """
 
 from __future__ import annotations
@@ -140,3 +141,57 @@ def _tidy(text: str) -> str:
     text = text.replace(_PARAGRAPH, "\n\n").replace(_LINE, "\n")
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+# --- XML prologs --------------------------------------------------------------------------------
+
+# Entity expansion is the XML attack surface (billion laughs, quadratic blowup, file:// entities).
+# Neither feeds nor sanctions lists have any use for a DTD, so their readers drop every DOCTYPE of
+# the prolog before any XML parser runs (sources/rss.py says why feedparser's own filter is not enough).
+_PROLOG_MARKUP = re.compile(rb"<!--|<\?|<!DOCTYPE|<\w", re.IGNORECASE)
+_DOCTYPE_TOKEN = re.compile(rb"[\"'\[\]>]|<!--")
+_CLOSERS = {b'"': b'"', b"'": b"'", b"<!--": b"-->"}  # what to skip to, by find(): linear time
+
+
+def without_doctypes(document: bytes) -> tuple[bytes, bool]:
+    """`document` without the DOCTYPE declarations of its prolog; and whether they declared entities."""
+    kept: list[bytes] = []
+    position = 0
+    declared_entities = False
+    while match := _PROLOG_MARKUP.search(document, position):
+        markup = match.group().upper()
+        if markup == b"<!--" or markup == b"<?":
+            close = document.find(b"-->" if markup == b"<!--" else b"?>", match.end())
+            if close < 0:
+                break
+            position = close + (3 if markup == b"<!--" else 2)
+        elif markup == b"<!DOCTYPE":
+            end = _doctype_end(document, match.end())
+            declared_entities |= b"<!ENTITY" in document[match.start() : end].upper()
+            kept.append(document[position : match.start()])
+            position = end
+        else:
+            break  # the root element: the prolog is over
+    kept.append(document[position:])
+    return b"".join(kept), declared_entities
+
+
+def _doctype_end(document: bytes, start: int) -> int:
+    """Where the DOCTYPE opened before `start` ends: its `>` outside quotes, comments and `[...]`."""
+    depth = 0
+    position = start
+    while token := _DOCTYPE_TOKEN.search(document, position):
+        symbol = token.group()
+        position = token.end()
+        if symbol in _CLOSERS:
+            close = document.find(_CLOSERS[symbol], position)
+            if close < 0:
+                break
+            position = close + len(_CLOSERS[symbol])
+        elif symbol == b"[":
+            depth += 1
+        elif symbol == b"]":
+            depth -= 1
+        elif depth <= 0:  # ">"
+            return position
+    return len(document)  # never closed: nothing after it can be well-formed XML

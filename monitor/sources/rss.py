@@ -5,7 +5,7 @@ once. Like feedparser, `parse` never raises; whatever went wrong comes back in `
 
 Hostile XML (tests/test_sources_rss.py shows each point): feedparser gets a stream, never bytes,
 because it tries a bytes argument as a file name first; every DOCTYPE is removed before any XML
-parser runs, so no entity is ever declared, expanded or fetched (see `_without_doctypes` for why
+parser runs, so no entity is ever declared, expanded or fetched (see `_prepared` for why
 feedparser's own entity filter is not enough). Behind that, feedparser turns off external general
 entities, and Python 3.11's expat (2.5 here) limits entity amplification by itself.
 """
@@ -31,7 +31,7 @@ from feedparser.encodings import convert_to_utf8
 from monitor.config import SourceConfig
 from monitor.models import Article, FetchResult, Parsed
 from monitor.sources import register
-from monitor.sources.markup import clean_text, html_to_text
+from monitor.sources.markup import clean_text, html_to_text, without_doctypes
 
 HASH_PREFIX = "sha256:"  # guids made up here, for entries that had neither id nor link
 _WEB_SCHEMES = frozenset({"http", "https"})
@@ -109,6 +109,11 @@ def _ttl(value: object) -> float | None:
     return float(text) * 60 if text.isdigit() and int(text) > 0 else None
 
 
+# Why every DOCTYPE goes, not only feedparser's filtering: feedparser filters <!ENTITY> declarations
+# only where one starts a line, keeps those with plain text values, and its lenient fallback parser
+# (used once expat gives up) expands them without limit: one 100 kB entity used 10,000 times made a
+# 1 GB title in 45 s. Declarations sharing a line are not filtered at all; only expat's amplification
+# limit stood in their way.
 def _prepared(body: bytes, content_type: str) -> tuple[bytes, list[str], bool]:
     """The document as UTF-8 without DOCTYPE, what was wrong with its encoding, and whether the
     DOCTYPE declared entities.
@@ -121,7 +126,7 @@ def _prepared(body: bytes, content_type: str) -> tuple[bytes, list[str], bool]:
     problems = []
     if info.get("bozo"):
         problems.append(f"ill-formed feed: {_bozo_reason(info.get('bozo_exception'))}")
-    document, declared_entities = _without_doctypes(document)
+    document, declared_entities = without_doctypes(document)
     return document, problems, declared_entities
 
 
@@ -135,61 +140,6 @@ def _xml_media_type(content_type: str) -> str:
     """
     match = _CHARSET.search(content_type)
     return f"application/xml; charset={match.group(1)}" if match else "application/xml"
-
-
-# Entity expansion is the XML attack surface (billion laughs, quadratic blowup, file:// entities).
-# feedparser filters <!ENTITY> declarations only where one starts a line, keeps those with plain
-# text values, and its lenient fallback parser (used once expat gives up) expands them without
-# limit: one 100 kB entity used 10,000 times made a 1 GB title in 45 s. Declarations sharing a line
-# are not filtered at all; only expat's amplification limit stood in their way. Feeds have no use
-# for a DTD, so every DOCTYPE of the prolog goes, before any parser runs.
-_PROLOG_MARKUP = re.compile(rb"<!--|<\?|<!DOCTYPE|<\w", re.IGNORECASE)
-_DOCTYPE_TOKEN = re.compile(rb"[\"'\[\]>]|<!--")
-_CLOSERS = {b'"': b'"', b"'": b"'", b"<!--": b"-->"}  # what to skip to, by find(): linear time
-
-
-def _without_doctypes(document: bytes) -> tuple[bytes, bool]:
-    """`document` without the DOCTYPE declarations of its prolog; and whether they declared entities."""
-    kept: list[bytes] = []
-    position = 0
-    declared_entities = False
-    while match := _PROLOG_MARKUP.search(document, position):
-        markup = match.group().upper()
-        if markup == b"<!--" or markup == b"<?":
-            close = document.find(b"-->" if markup == b"<!--" else b"?>", match.end())
-            if close < 0:
-                break
-            position = close + (3 if markup == b"<!--" else 2)
-        elif markup == b"<!DOCTYPE":
-            end = _doctype_end(document, match.end())
-            declared_entities |= b"<!ENTITY" in document[match.start() : end].upper()
-            kept.append(document[position : match.start()])
-            position = end
-        else:
-            break  # the root element: the prolog is over
-    kept.append(document[position:])
-    return b"".join(kept), declared_entities
-
-
-def _doctype_end(document: bytes, start: int) -> int:
-    """Where the DOCTYPE opened before `start` ends: its `>` outside quotes, comments and `[...]`."""
-    depth = 0
-    position = start
-    while token := _DOCTYPE_TOKEN.search(document, position):
-        symbol = token.group()
-        position = token.end()
-        if symbol in _CLOSERS:
-            close = document.find(_CLOSERS[symbol], position)
-            if close < 0:
-                break
-            position = close + len(_CLOSERS[symbol])
-        elif symbol == b"[":
-            depth += 1
-        elif symbol == b"]":
-            depth -= 1
-        elif depth <= 0:  # ">"
-            return position
-    return len(document)  # never closed: nothing after it can be a well-formed feed
 
 
 def _not_a_feed(body: bytes, content_type: str) -> str:

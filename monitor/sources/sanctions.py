@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time
+from urllib.parse import urljoin
 
 from monitor.config import SanctionsSourceConfig, SourceConfig
 from monitor.models import Article, FetchResult, Parsed
@@ -34,7 +35,7 @@ def _parse(result: FetchResult, source: SourceConfig) -> Parsed:
         return Parsed()
     document = read_list(result.content, result.content_type)
     if document.pointer:
-        return Parsed(more=_absolute(document.pointer, result.url))
+        return Parsed(more=urljoin(result.url, document.pointer))
     prefix = _list_of(source)
     articles = tuple(_article(d, prefix, source, result.fetched_at) for d in document.designations)
     return Parsed(articles, document.problems)
@@ -42,12 +43,6 @@ def _parse(result: FetchResult, source: SourceConfig) -> Parsed:
 
 def _list_of(source: SourceConfig) -> str:
     return source.list if isinstance(source, SanctionsSourceConfig) else source.kind
-
-
-def _absolute(link: str, base: str) -> str:
-    from urllib.parse import urljoin
-
-    return urljoin(base, link)
 
 
 def headline(designation: Designation) -> str:
