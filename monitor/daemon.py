@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -155,7 +156,7 @@ class App:
         check_source_kinds(settings)
         self.settings = settings
         self.rules_dir = rules_dir
-        self.matcher = Matcher(load_rules(rules_dir))
+        self._use_rules(Matcher(load_rules(rules_dir)))
         self.notifiers = build_notifiers(settings, now=now)  # a missing secret stops us before the store opens
         self.store: Store = open_store(settings.store.url)
         self.fetcher: Fetcher = fetcher or http_client(settings)
@@ -194,7 +195,7 @@ class App:
         if not force and self.leases and not self.leases.claim(f"source:{source.name}", self.now(), source.interval):
             log.debug("%s: another worker holds its lease", source.name)
             return CycleReport(source.name, skipped=True, elsewhere=True)
-        policy = events_policy(self.settings.events, self.matcher.rules, active_silences(self.store, self.now()))
+        policy = replace(self.rules_policy, silences=active_silences(self.store, self.now()))
         started = time.monotonic()
         report = poll(source, self.fetcher, self.store, self.matcher, self.now, policy, force=force,
                       oldest=horizon(self.now(), self.settings.retention_days))
@@ -276,9 +277,14 @@ class App:
         except MonitorError as exc:
             log.error("rules not reloaded, the old rules stay in force:\n%s", exc)
             return False
-        self.matcher = matcher
+        self._use_rules(matcher)
         log.info("rules reloaded from %s: %d enabled", self.rules_dir, len(matcher.rules))
         return True
+
+    def _use_rules(self, matcher: Matcher) -> None:
+        # The events policy changes only with the rules; each poll adds the silences in force then.
+        self.matcher = matcher
+        self.rules_policy = events_policy(self.settings.events, matcher.rules)
 
     def prune(self) -> int:
         """Retention: delete the articles older than `retention_days` that no event holds."""

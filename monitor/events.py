@@ -28,7 +28,6 @@ from monitor.models import (
     Report,
     severity_rank,
 )
-from monitor.text import registered_domain
 
 NEVER = "never"
 EXPONENTIAL = "exponential"
@@ -123,6 +122,11 @@ class Sighting:
     @property
     def entities(self) -> frozenset[str]:
         return frozenset(e for m in self.matches for e in m.entities)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Every match's tags, each once, in match order."""
+        return tuple(dict.fromkeys(t for m in self.matches for t in m.tags))
 
     @property
     def joining_entities(self) -> frozenset[str]:
@@ -287,20 +291,15 @@ def _closest(print_: Fingerprint, event: Event, policy: Policy) -> float:
     return max((s for s in scores if s is not None), default=0.0)
 
 
-def report_of(article: Article) -> Report:
-    return Report(article.source, article.url, article.title, article.published, registered_domain(article.url))
-
-
 def alert_for(decision: Decision, article: Article, sighting: Sighting, event: Event,
               coverage: Sequence[Report], now: datetime, before: Event | None = None) -> Alert:
     """What goes out for a decision that notifies: the event's severity, rules, grade and stage, this
     article's title, link and matched sentence, and the coverage so far. `before`: the event before
     this report (an update shows its grade and stage before and after)."""
     primary = sighting.primary
-    tags = tuple(dict.fromkeys(t for m in sighting.matches for t in m.tags))
     return Alert(
         event_id=event.id, rule_id=primary.rule_id, rule_title=primary.rule_title, severity=event.severity,
-        tags=tags, title=article.title, url=article.url, source=article.source, published=article.published,
+        tags=sighting.tags, title=article.title, url=article.url, source=article.source, published=article.published,
         matched_at=now, snippet=primary.snippet, kind=_ALERT_KINDS[decision.kind], rule_ids=event.rule_ids,
         coverage=tuple(coverage), grade=event.grade, stage=event.stage, denied=event.denied,
         grade_before=before.grade if before else None, stage_before=before.stage if before else None,

@@ -49,10 +49,14 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
 
 def containment(a: Fingerprint, b: Fingerprint) -> float:
     """Estimated share of the smaller text's shingles found in the larger (0 when it is too short)."""
+    return _containment(similarity(a, b), a, b)
+
+
+def _containment(jaccard: float, a: Fingerprint, b: Fingerprint) -> float:
+    """`containment` from an already estimated Jaccard similarity of `a` and `b`."""
     smaller = min(a.size, b.size)
     if smaller < MIN_CONTAINED:
         return 0.0
-    jaccard = similarity(a, b)
     return min(1.0, jaccard * (a.size + b.size) / ((1 + jaccard) * smaller))
 
 
@@ -71,5 +75,5 @@ def near_duplicate(a: Fingerprint, b: Fingerprint, jaccard: float, contained: fl
     score = similarity(a, b)
     if score >= jaccard:
         return score
-    share = containment(a, b)
+    share = _containment(score, a, b)
     return share if share >= contained else None

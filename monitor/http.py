@@ -369,8 +369,9 @@ def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[st
     return headers
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); None
+    when absent or unreadable. The notifiers read their channels' answers with it too."""
     value = (value or "").strip()
     if value.isdigit():
         return float(value)
@@ -494,7 +495,7 @@ def _classify(response: requests.Response, url: str, now: datetime) -> HTTPStatu
         return None
     retry_after = None
     if status in _RETRY_AFTER_STATUSES:
-        retry_after = _retry_after(response.headers.get("Retry-After"), now)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), now)
     reason = f"HTTP {status}{_phrase(status)}: {_advice(status, retry_after)}"
     return HTTPStatusError(_redacted(url), status, reason, retry_after)
 

@@ -115,15 +115,15 @@ class Intake:
             found.setdefault(member.event_id, []).append(member)
         return found
 
-    def apply(self, decision: Decision, article_id: int, article: Article, sighting: Sighting, policy: Policy,
-              now: datetime) -> Applied:
-        """Open or update the event, link the article with its evidence and keys, record the matches."""
-        if decision.event_id is None:
+    def apply(self, decision: Decision, joined: Event | None, article_id: int, article: Article, sighting: Sighting,
+              policy: Policy, now: datetime) -> Applied:
+        """Open or update the event, link the article with its evidence and keys, record the matches.
+        `joined`: the event the decision joins as read in this transaction (None: open a new one)."""
+        if joined is None:
             event_id, opened = self._open(decision, article_id, article, sighting, policy, now), sighting.at(now)
         else:
-            event = self.event(decision.event_id)
-            event_id, opened = event.id, event.opened_at
-            self._update(event, decision, sighting, now)
+            event_id, opened = joined.id, joined.opened_at
+            self._update(joined, decision, sighting, now)
         self._link(event_id, decision, article_id, article, sighting, now)
         self._index(event_id, sighting, opened)
         for match in sighting.matches:
@@ -132,7 +132,7 @@ class Intake:
                 tags=list(match.tags), spans=[_span_json(s) for s in match.spans], decision=decision.kind.value,
                 reason=decision.reason, matched_at=now,
             ))
-        return Applied(event_id, decision.event_id is None)
+        return Applied(event_id, joined is None)
 
     def _open(self, decision: Decision, article_id: int, article: Article, sighting: Sighting, policy: Policy,
               now: datetime) -> int:
@@ -141,7 +141,7 @@ class Intake:
         return inserted_id(self.conn.execute(events.insert().values(
             grade=str(graded.grade), stage=graded.stage, denied=graded.denied, grading=grading_json(graded.grading),
             state=_STATE[decision.kind], rule_ids=list(sighting.rule_ids), title=article.title,
-            severity=sighting.primary.severity, tags=_tags(sighting), entities=sorted(sighting.entities),
+            severity=sighting.primary.severity, tags=list(sighting.tags), entities=sorted(sighting.entities),
             first_article_id=article_id, opened_at=sighting.at(now), updated_at=now,
             window_seconds=int(policy.window_for(sighting.rule_ids).total_seconds()),
             min_sources=policy.min_sources_for(sighting.rule_ids), official=sighting.official,
@@ -222,10 +222,6 @@ def _entity_keys(entities: frozenset[str], day: date) -> list[str]:
 
 def _band_keys(fingerprint: Fingerprint | None) -> list[str]:
     return band_keys(fingerprint) if fingerprint else []
-
-
-def _tags(sighting: Sighting) -> list[str]:
-    return list(dict.fromkeys(t for m in sighting.matches for t in m.tags))
 
 
 @lru_cache(maxsize=64)  # seen, add_article and the evidence all hash the same article in one transaction

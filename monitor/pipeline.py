@@ -16,7 +16,7 @@ from weakref import WeakKeyDictionary
 
 from monitor.config import EventsConfig, SourceConfig
 from monitor.errors import FetchError
-from monitor.events import NEVER, Policy, RuleSettings, Sighting, Silence, alert_for, decide
+from monitor.events import Policy, RuleSettings, Sighting, Silence, alert_for, decide
 from monitor.fingerprint import fingerprint
 from monitor.grading import Sourcing, StageReading
 from monitor.intake import Intake, intake
@@ -88,28 +88,25 @@ def poll(
         return CycleReport(source.name, skipped=True)
     kind = kind_of(source.kind)
     try:
-        result = _fetch(fetcher, kind.address(source), source, state)
+        result, parsed = fetch_and_parse(fetcher, kind, source, state)
     except FetchError as exc:
         return _failed(store, source, state, exc.reason, started, exc.retry_after)
-    if result.not_modified:
-        store.save_source_state(_succeeded(state, source, started, result, 0, Parsed(ttl=_max_age(result))))
+    if result.not_modified:  # `_succeeded` still rests the source for the answer's max-age
+        store.save_source_state(_succeeded(state, source, started, result, 0, parsed))
         return CycleReport(source.name, not_modified=True)
-    parsed = _parsed(kind, result, source)
-    if parsed.more and not parsed.articles and not parsed.problems:  # a page that points at the document
-        try:
-            result = _fetch(fetcher, parsed.more, source, SourceState(source.name))
-        except FetchError as exc:
-            return _failed(store, source, state, exc.reason, started, exc.retry_after)
-        parsed = _parsed(kind, result, source)
     for problem in parsed.problems:
         log.warning("%s: %s", source.name, problem)
     if not parsed.articles and parsed.problems:
         return _failed(store, source, state, parsed.problems[0], started, None)
     if kind.announce is not None:
         return _poll_list(source, kind, store, matcher, now, policy, state, started, result, parsed)
-    articles = _with_full_text(parsed.articles, source, fetcher, store) if source.full_text else parsed.articles
-    taken = ingest(articles, store, matcher, now, policy, source_tags=frozenset(source.tags), oldest=oldest,
-                   sourcing=sourcing_of(source))
+
+    def take_in(page: Parsed) -> IntakeResult:
+        articles = _with_full_text(page.articles, source, fetcher, store) if source.full_text else page.articles
+        return ingest(articles, store, matcher, now, policy, source_tags=frozenset(source.tags), oldest=oldest,
+                      sourcing=sourcing_of(source))
+
+    taken = take_in(parsed)
     items, new, matched, alerts = len(parsed.articles), taken.new, taken.matches, list(taken.alerts)
     page, pages = parsed, 1
     # Every item of the page was new: the page may not reach back to where the last poll stopped.
@@ -121,13 +118,25 @@ def poll(
             log.warning("%s: catching up stopped at page %d: %s", source.name, pages + 1, exc.reason)
             break
         page, pages = _parsed(kind, older, source), pages + 1
-        page_articles = _with_full_text(page.articles, source, fetcher, store) if source.full_text else page.articles
-        taken = ingest(page_articles, store, matcher, now, policy, source_tags=frozenset(source.tags),
-                       oldest=oldest, sourcing=sourcing_of(source))
+        taken = take_in(page)
         items, new, matched, alerts = items + len(page.articles), new + taken.new, matched + taken.matches, [
             *alerts, *taken.alerts]
     store.save_source_state(_succeeded(state, source, started, result, new, parsed))
     return CycleReport(source.name, items, new, matched, tuple(alerts), problems=parsed.problems, pages=pages)
+
+
+def fetch_and_parse(fetcher: Fetcher, kind: Kind, source: SourceConfig,
+                    state: SourceState) -> tuple[FetchResult, Parsed]:
+    """The source's answer and what its parser read in it (nothing when not modified); a page that
+    only points at the document is followed once. Raises `FetchError`; a crashing parser is a problem."""
+    result = _fetch(fetcher, kind.address(source), source, state)
+    if result.not_modified:
+        return result, Parsed()
+    parsed = _parsed(kind, result, source)
+    if parsed.more and not parsed.articles and not parsed.problems:  # a page that points at the document
+        result = _fetch(fetcher, parsed.more, source, SourceState(source.name))
+        parsed = _parsed(kind, result, source)
+    return result, parsed
 
 
 def ingest(
@@ -166,13 +175,15 @@ def ingest(
 
 def decide_and_apply(tx: Intake, article_id: int, article: Article, sighting: Sighting, policy: Policy,
                       now: datetime) -> int | None:
-    decision = decide(sighting, tx.candidate_events(sighting, policy, now), policy, now)
+    candidates = tx.candidate_events(sighting, policy, now)
+    decision = decide(sighting, candidates, policy, now)
     log.info("%s (%s): %s: %s", article.url, ", ".join(sighting.rule_ids), decision.kind, decision.reason)
-    before = tx.event(decision.event_id) if decision.event_id is not None else None
-    applied = tx.apply(decision, article_id, article, sighting, policy, now)
+    # `decide` joins only one of the candidates, read in this transaction: no second read of it.
+    before = {e.id: e for e in candidates}[decision.event_id] if decision.event_id is not None else None
+    applied = tx.apply(decision, before, article_id, article, sighting, policy, now)
     if not decision.notifies:
         return None
-    event = tx.event(applied.event_id)
+    event = tx.event(applied.event_id)  # as updated by `apply`
     return tx.queue(alert_for(decision, article, sighting, event, tx.coverage(applied.event_id), now, before), now)
 
 
@@ -208,9 +219,7 @@ def graded_sighting(sighting: Sighting, article: Article, found: Sequence[Match]
     entry of a sanctions list is `designated` by its source kind."""
     reading = stage_reading(article, found, matcher)
     stage = "designated" if sourcing is not None and sourcing.listed else reading.stage
-    if sourcing is None:
-        sourcing = Sourcing(sighting.domain, affiliation=("official",) if sighting.official else ())
-    sourcing = replace(sourcing, domain=sighting.domain)
+    sourcing = replace(sourcing if sourcing is not None else sighting.sourced, domain=sighting.domain)
     named = matcher.entities_in(article) if sourcing.listed else frozenset()
     return replace(sighting, sourcing=sourcing, stage=stage, denial=reading.denied and stage is None, named=named)
 
@@ -235,9 +244,7 @@ def events_policy(config: EventsConfig, rules: Iterable[Rule], silences: tuple[S
     return Policy(
         window=config.window, similarity=config.similarity, containment=config.containment,
         realert_base=config.realert_base, silences=silences,
-        rules={r.id: RuleSettings(getattr(r, "window", None), getattr(r, "min_sources", 1),
-                                  getattr(r, "realert", NEVER), getattr(r, "min_grade", None),
-                                  tuple(getattr(r, "stages", ())), tuple(getattr(r, "notify_on", ())))
+        rules={r.id: RuleSettings(r.window, r.min_sources, r.realert, r.min_grade, r.stages, r.notify_on)
                for r in rules},
         grade_threshold=config.grade_threshold,
     )

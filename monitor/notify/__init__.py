@@ -8,8 +8,6 @@ accepted, or raises `DeliveryError(retryable, retry_after)` saying whether tryin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import parsedate_to_datetime  # not `import email`: notify.email would shadow it
 from enum import StrEnum
 from typing import Protocol
 
@@ -48,17 +46,3 @@ class Notifier(Protocol):
     name: str
 
     def send(self, alert: Alert, thread: Thread | None) -> Receipt: ...
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """`Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - now).total_seconds()) if when.tzinfo else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from monitor.models import Alert, AlertKind
+from monitor.models import SEVERITIES, Alert, AlertKind, severity_rank
 from monitor.notify.render import (
     SLACK_FALLBACK_MAX,
     SLACK_TEXT_MAX,
@@ -33,7 +33,6 @@ from monitor.notify.render import (
 )
 
 LIMIT = timedelta(minutes=30)  # a source that never answers does not hold the others' alerts longer
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 SLACK_SECTIONS_MAX = 45  # Slack takes 50 blocks a message; the rest is counted, not listed
 
 
@@ -79,8 +78,7 @@ class CatchUpMessage:
         latest: dict[int, Alert] = {}
         for alert in alerts:
             latest[alert.event_id] = alert  # oldest first: the last one holds the event's current state
-        rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-        events = sorted(latest.values(), key=lambda a: (rank.get(a.severity, len(rank)), -a.matched_at.timestamp()))
+        events = sorted(latest.values(), key=_most_severe_newest_first)
         return cls(tuple(events), len(alerts), since, until)
 
     def summary(self, tz: tzinfo = UTC) -> str:
@@ -89,6 +87,11 @@ class CatchUpMessage:
         reports = f" ({self.alerts} reports)" if self.alerts != len(self.events) else ""
         since = f" since {when(self.since, tz)}" if self.since else ""
         return f"{count}{reports} found after monitor was not polling{since}"
+
+
+def _most_severe_newest_first(alert: Alert) -> tuple[int, float]:
+    rank = severity_rank(alert.severity) if alert.severity in SEVERITIES else -1  # a stored unknown one: last
+    return -rank, -alert.matched_at.timestamp()
 
 
 def _status(alert: Alert) -> str:

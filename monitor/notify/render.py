@@ -108,8 +108,7 @@ def console_text(alert: Alert, color: bool = False) -> str:
     ]
     if alert.snippet:
         before, after = (_BOLD, _RESET) if color else ("**", "**")
-        safe = replace(alert.snippet, text=_CONTROL.sub(" ", alert.snippet.text))  # same length: marks hold
-        lines.append("  > " + " ".join(safe.marked(before, after).split()))
+        lines.append("  > " + text_snippet(alert.snippet, before, after))
     lines.append(f"  rule {alert.rule_id} · tags {', '.join(alert.tags) or '-'}")
     return "\n".join(lines) + "\n"
 
@@ -151,7 +150,7 @@ class SlackMessage(TypedDict):
 
 def slack_escape(text: str) -> str:
     """Slack's three escapes, after control characters are gone: no mention, link or markup survives."""
-    return plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _slack_chars(plain(text))
 
 
 def slack_cap(mrkdwn: str, limit: int = SLACK_TEXT_MAX) -> str:
@@ -205,6 +204,7 @@ def slack_snippet(snippet: Snippet) -> str:
 
 
 def _slack_chars(text: str) -> str:
+    """Slack's three escapes alone: for text whose spacing must stay (a snippet's marks index it)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -338,10 +338,10 @@ def email_text(alert: Alert, tz: tzinfo = UTC) -> str:
     return "\n".join(lines) + "\n"
 
 
-def text_snippet(snippet: Snippet) -> str:
-    """The matched sentence on one line, the matched terms in `**`."""
+def text_snippet(snippet: Snippet, before: str = "**", after: str = "**") -> str:
+    """The matched sentence on one line, the matched terms between `before` and `after`."""
     safe = replace(snippet, text=_CONTROL.sub(" ", snippet.text))  # same length: the marks hold
-    return " ".join(safe.marked("**", "**").split())
+    return " ".join(safe.marked(before, after).split())
 
 
 def html_snippet(snippet: Snippet) -> str:
@@ -371,7 +371,7 @@ def email_html(alert: Alert, tz: tzinfo = UTC) -> str:
     parts.append(f"<p>{html.escape(sources_count(alert))}: {html.escape(sources_line(alert))}<br>"
                  f"rule {html.escape(', '.join(alert.rule_ids or (alert.rule_id,)))} · "
                  f"tags {html.escape(', '.join(alert.tags) or '-')}</p>")
-    return html_page(header_safe(email_subject(alert)), "\n".join(parts))
+    return html_page(email_subject(alert), "\n".join(parts))  # the subject is already header-safe
 
 
 def html_page(title: str, body: str, style: Sequence[str] = ()) -> str:

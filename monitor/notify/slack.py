@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from http.client import HTTPException
 from typing import Any
 from urllib.error import URLError
@@ -23,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from monitor.errors import DeliveryError
+from monitor.http import retry_after_seconds
 from monitor.models import Alert, AlertKind
 from monitor.notify import Outcome, Receipt, Thread
 from monitor.notify.catchup import CatchUpMessage, slack_catch_up
@@ -162,9 +164,8 @@ def _webhook_error(response: WebhookResponse, secret: str) -> DeliveryError:
 
 def _classify(code: str, status: int, headers: Mapping[str, Any], channel: str, secret: str) -> DeliveryError:
     if status == 429 or code == "ratelimited":
-        wait = _header(headers, "retry-after")
-        return DeliveryError(f"slack rate limit ({code})", retryable=True,
-                             retry_after=float(wait) if wait and wait.isdigit() else None)
+        wait = retry_after_seconds(_header(headers, "retry-after"), datetime.now(UTC))
+        return DeliveryError(f"slack rate limit ({code})", retryable=True, retry_after=wait)
     if status >= 500 or code in _RETRYABLE:
         said = code if code.startswith("HTTP") else f"{code} (HTTP {status})"
         return DeliveryError(f"slack answered {said}", retryable=True)
@@ -180,6 +181,7 @@ def _transport_error(exc: BaseException, where: str) -> DeliveryError:
 
 
 def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    # slack-sdk hands over a plain dict with the server's spelling of each name (a list in some paths).
     for key, value in headers.items():
         if key.lower() == name:
             return str(value[0] if isinstance(value, list) else value).strip()

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 import requests
 
 from monitor.errors import DeliveryError
+from monitor.http import retry_after_seconds
 from monitor.models import Alert
-from monitor.notify import Outcome, Receipt, Thread, retry_after_seconds
+from monitor.notify import Outcome, Receipt, Thread
 
 USER_AGENT = "monitor-webhook/1"
 
