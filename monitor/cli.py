@@ -30,7 +30,7 @@ from monitor.demo import bundled_feeds, serve
 from monitor.errors import ConfigError, MonitorError, RuleErrors
 from monitor.eventlog import active_silences, add_silence, event_detail
 from monitor.logs import protect, redact, setup_logging
-from monitor.models import SEVERITIES, Article
+from monitor.models import SEVERITIES, Article, SourceState
 from monitor.notify.render import plain
 from monitor.rules import Matcher, load_rules
 from monitor.rules.model import Rule, RuleSet
@@ -291,16 +291,14 @@ def _check(args: argparse.Namespace) -> int:
 def _probe_sources(settings: Settings) -> Iterator[tuple[SourceConfig, str]]:
     """Fetch and parse every enabled source once, eight at a time, in config order."""
     from monitor.daemon import http_client
+    from monitor.pipeline import fetch_and_parse
     from monitor.sources import kind_of
 
     client = http_client(settings, retries=0)
 
     def probe(source: SourceConfig) -> str:
-        try:
-            kind = kind_of(source.kind)
-            parsed = kind.parse(client.fetch(kind.address(source), max_bytes=source.max_bytes), source)
-            if parsed.more and not parsed.articles and not parsed.problems:  # a page that links to the list
-                parsed = kind.parse(client.fetch(parsed.more, max_bytes=source.max_bytes), source)
+        try:  # as a poll does, without the conditional request: a parser that crashes is a problem
+            _, parsed = fetch_and_parse(client, kind_of(source.kind), source, SourceState(source.name))
         except MonitorError as exc:
             return f"error: {exc}"
         if not parsed.articles:

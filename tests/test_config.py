@@ -115,3 +115,21 @@ def test_check_fetches_every_source(tmp_path: Path, loopback: LoopbackServer) ->
     assert "config ok: 2 sources" in done.stdout and "rules ok: 1 enabled rules" in done.stdout
     assert re.search(r"good\s+ok: 7 items", done.stdout)
     assert re.search(r"gone\s+error: .*HTTP 404", done.stdout)
+
+
+def test_check_reports_a_parser_that_crashes(tmp_path: Path, loopback: LoopbackServer,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from monitor import sources
+    from monitor.cli import _probe_sources
+
+    def crashes(result: object, source: object) -> object:
+        raise RuntimeError("a third-party parser broke")
+
+    monkeypatch.setitem(sources._KINDS, "rss", replace(sources._KINDS["rss"], parse=crashes))
+    url = loopback.serve_file("/feed.xml", ROOT / "tests" / "data" / "feeds" / "seed-story.xml")
+    settings = load_settings(write(tmp_path, SOURCE.format(name="good", url=url, interval="1m")), environ={})
+    [(source, outcome)] = list(_probe_sources(settings))
+    assert source.name == "good"
+    assert outcome.startswith("error: the rss parser crashed: RuntimeError")
