@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -21,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor.models import Alert
-from monitor.store import Store, alerts, deliveries, events, matches
+from monitor.store import UNTRIED, Store, alerts, events, matches
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,8 @@ class StoreCollector(Collector):
             with self.store.engine.connect() as conn:
                 by_rule = conn.execute(sa.select(matches.c.rule_id, sa.func.count()).group_by(matches.c.rule_id)).all()
                 by_state = conn.execute(sa.select(events.c.state, sa.func.count()).group_by(events.c.state)).all()
-                by_status = conn.execute(sa.select(deliveries.c.notifier, deliveries.c.status, sa.func.count())
-                                         .group_by(deliveries.c.notifier, deliveries.c.status)).all()
-                untried = conn.execute(sa.select(sa.func.count()).select_from(alerts).where(
-                    alerts.c.done_at.is_(None), ~sa.exists().where(deliveries.c.alert_id == alerts.c.id))).scalar()
+                untried = conn.execute(sa.select(sa.func.count()).select_from(alerts).where(UNTRIED)).scalar()
+            by_status = self.store.delivery_counts()
         except sa.exc.SQLAlchemyError as exc:
             log.warning("metrics: the store did not answer: %s", exc.__class__.__name__)
             return
@@ -102,7 +101,7 @@ class StoreCollector(Collector):
             states.add_metric([state], n)
         outbox = GaugeMetricFamily("monitor_deliveries", "Deliveries per notifier and status (pending, sending, "
                                    "sent, queued, skipped, failed)", labels=["notifier", "status"])
-        for notifier, status, n in by_status:
+        for (notifier, status), n in by_status.items():
             outbox.add_metric([notifier, status], n)
         new = GaugeMetricFamily("monitor_alerts_untried", "Alerts in the outbox no delivery pass has tried yet")
         new.add_metric([], int(untried or 0))
@@ -136,20 +135,10 @@ class _Quiet(WSGIRequestHandler):
         log.debug("health: " + format, *args)
 
 
-class _ThreadedServer(WSGIServer):
+class _ThreadedServer(ThreadingMixIn, WSGIServer):
+    # One thread per scrape: a slow client never holds up the next one, nor `close()`.
     daemon_threads = True
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # One thread per scrape: a slow client never holds up the next one.
-        threading.Thread(target=self._handle, args=(request, client_address), daemon=True).start()
-
-    def _handle(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
+    block_on_close = False
 
 
 class HealthServer:

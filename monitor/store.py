@@ -211,6 +211,9 @@ deliveries = sa.Table(
     sa.UniqueConstraint("alert_id", "notifier", name="uq_deliveries_alert_notifier"),
 )
 
+# An alert in the outbox that no delivery pass has tried yet (not done, no delivery row).
+UNTRIED = sa.and_(alerts.c.done_at.is_(None), ~sa.exists().where(deliveries.c.alert_id == alerts.c.id))
+
 # The message an event started on a notifier (Slack: channel id and ts; email: Message-ID): its later
 # alerts reply there. Written in the transaction that marks the first message sent.
 threads = sa.Table(
@@ -497,14 +500,6 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
-    def resting_notifiers(self, now: datetime) -> dict[str, datetime]:
-        """Notifiers backing off after a retryable failure, with the time each is due again."""
-        query = (sa.select(deliveries.c.notifier, sa.func.min(deliveries.c.next_attempt_at))
-                 .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at > now)
-                 .group_by(deliveries.c.notifier))
-        with self.engine.connect() as conn:
-            return {name: due for name, due in conn.execute(query).all()}
-
     def waits_for_earlier(self, alert: Alert, notifier: str) -> bool:
         """An earlier alert of the same event is still on its way to this notifier: keep the order."""
         earlier = sa.select(alerts.c.id).where(alerts.c.event_id == alert.event_id, alerts.c.id < alert.id)
@@ -577,8 +572,7 @@ class Store:
         tried = (sa.select(deliveries, alerts.c.payload, alerts.c.created_at)
                  .join(alerts, alerts.c.id == deliveries.c.alert_id)
                  .where(deliveries.c.status.in_(("pending", "sending", "failed"))))
-        untried = (sa.select(alerts.c.id.label("alert_id"), alerts.c.payload, alerts.c.created_at)
-                   .where(alerts.c.done_at.is_(None), ~sa.exists().where(deliveries.c.alert_id == alerts.c.id)))
+        untried = sa.select(alerts.c.id.label("alert_id"), alerts.c.payload, alerts.c.created_at).where(UNTRIED)
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(tried).mappings()]
             rows += [{**dict(r), "id": None, "notifier": None, "status": "new", "attempts": 0, "last_error": None,

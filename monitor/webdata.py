@@ -57,8 +57,7 @@ class EventPage:
 def _json_has(column: sa.ColumnElement[Any], value: str) -> sa.ColumnElement[bool]:
     """A JSON list of strings holds `value` (its text holds `"value"`): works on SQLite and PostgreSQL."""
     quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    escaped = quoted.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return sa.cast(column, sa.Text).like(f"%{escaped}%", escape="!")
+    return sa.cast(column, sa.Text).contains(quoted, autoescape=True)  # autoescape: % and _ match themselves
 
 
 def _where(f: EventFilter) -> list[sa.ColumnElement[bool]]:
@@ -76,8 +75,7 @@ def _where(f: EventFilter) -> list[sa.ColumnElement[bool]]:
     if f.until:
         where.append(events.c.opened_at < f.until)
     if f.q:
-        escaped = f.q.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-        where.append(events.c.title.ilike(f"%{escaped}%", escape="!"))
+        where.append(events.c.title.icontains(f.q, autoescape=True))
     if f.source:
         where.append(sa.exists().where(event_articles.c.event_id == events.c.id,
                                        event_articles.c.source == f.source))
@@ -147,21 +145,27 @@ def events_per_day_by_tag(store: Store, f: EventFilter, since: datetime) -> dict
     out: dict[str, dict[date, int]] = {}
     with store.engine.connect() as conn:
         for day, tags, n in conn.execute(query):
+            when = date.fromisoformat(day)
             for tag in json.loads(tags) or ["(no tag)"]:
                 per_day = out.setdefault(tag, {})
-                per_day[date.fromisoformat(day)] = per_day.get(date.fromisoformat(day), 0) + int(n)
+                per_day[when] = per_day.get(when, 0) + int(n)
+    return out
+
+
+def _per_day(store: Store, key: sa.ColumnElement[Any], at: sa.ColumnElement[Any],
+             since: datetime) -> dict[str, dict[date, int]]:
+    """key → day → rows whose `at` falls on that day, from `since` on."""
+    query = sa.select(key, _day(at), sa.func.count()).where(at >= since).group_by(sa.text("1"), sa.text("2"))
+    out: dict[str, dict[date, int]] = {}
+    with store.engine.connect() as conn:
+        for name, day, n in conn.execute(query):
+            out.setdefault(name, {})[date.fromisoformat(day)] = int(n)
     return out
 
 
 def articles_per_day(store: Store, since: datetime) -> dict[str, dict[date, int]]:
     """source → day → articles taken in (fetched) that day, from `since` on."""
-    query = (sa.select(articles.c.source, _day(articles.c.fetched_at), sa.func.count())
-             .where(articles.c.fetched_at >= since).group_by(sa.text("1"), sa.text("2")))
-    out: dict[str, dict[date, int]] = {}
-    with store.engine.connect() as conn:
-        for source, day, n in conn.execute(query):
-            out.setdefault(source, {})[date.fromisoformat(day)] = int(n)
-    return out
+    return _per_day(store, articles.c.source, articles.c.fetched_at, since)
 
 
 def poll_outcomes_per_day(store: Store, since: datetime) -> dict[str, dict[str, dict[date, int]]]:
@@ -177,13 +181,7 @@ def poll_outcomes_per_day(store: Store, since: datetime) -> dict[str, dict[str, 
 
 def hits_per_day(store: Store, since: datetime) -> dict[str, dict[date, int]]:
     """rule id → day → matches that day, from `since` on."""
-    query = (sa.select(matches.c.rule_id, _day(matches.c.matched_at), sa.func.count())
-             .where(matches.c.matched_at >= since).group_by(sa.text("1"), sa.text("2")))
-    out: dict[str, dict[date, int]] = {}
-    with store.engine.connect() as conn:
-        for rule_id, day, n in conn.execute(query):
-            out.setdefault(rule_id, {})[date.fromisoformat(day)] = int(n)
-    return out
+    return _per_day(store, matches.c.rule_id, matches.c.matched_at, since)
 
 
 def last_hits(store: Store) -> dict[str, datetime]:

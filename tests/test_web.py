@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
+import gc
 import io
 import json
 import os
 import subprocess
 import sys
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -152,6 +155,17 @@ def test_url_fetching_is_off_unless_enabled(filled: Filled) -> None:
     app = create_app(WebContext(filled.settings, filled.store, lambda: filled.rules, now=lambda: NOW))
     page = app.test_client().post("/rules/dprk-troops-russia", data={"url": "https://example.org/"})
     assert "fetching URLs is off" in page.get_data(as_text=True)
+
+
+def test_a_rule_set_reload_shows_and_the_old_set_is_not_kept(filled: Filled) -> None:
+    in_force = [dataclasses.replace(filled.rules)]
+    client = create_app(WebContext(filled.settings, filled.store, lambda: in_force[0], now=lambda: NOW)).test_client()
+    assert client.get("/rules/dprk-troops-russia").status_code == 200
+    old = weakref.ref(in_force[0])
+    in_force[0] = dataclasses.replace(filled.rules)  # what a SIGHUP reload does: a new RuleSet object
+    assert client.get("/rules/dprk-troops-russia").status_code == 200
+    gc.collect()
+    assert old() is None  # the failing-examples cache holds the set in force only
 
 
 def test_a_login_is_asked_for_when_configured_and_no_secret_is_shown(filled: Filled) -> None:

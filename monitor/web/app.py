@@ -26,7 +26,7 @@ from monitor.models import SEVERITIES, Article
 from monitor.rules import Matcher
 from monitor.rules.check import run_examples
 from monitor.rules.explain import explain
-from monitor.rules.model import RuleSet
+from monitor.rules.model import Rule, RuleSet
 from monitor.store import Store
 from monitor.web import pages, plots
 from monitor.webdata import (
@@ -46,7 +46,6 @@ from monitor.webdata import (
 # No script at all, no inline style, no framing, forms only to ourselves; plots are inline SVG.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
-PLOT_DAYS = (30, 90)
 MAX_TRY_TEXT = 100_000
 
 
@@ -61,16 +60,17 @@ class WebContext:
     fetch_text: Callable[[str], str] | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     public_paths: set[str] = field(default_factory=lambda: {"/static/style.css"})  # reachable without login
-    _examples: dict[int, tuple[RuleSet, dict[str, list[str]]]] = field(default_factory=dict)
+    # The last rule set asked about and its failing examples: one slot, so a reload frees the old set.
+    _examples: tuple[RuleSet, dict[str, list[str]]] | None = None
 
     def failing_examples(self, ruleset: RuleSet) -> dict[str, list[str]]:
-        """rule id → what its failing examples say; computed once per rule set."""
-        cached = self._examples.get(id(ruleset))
+        """rule id → what its failing examples say; computed again only when the rule set changes."""
+        cached = self._examples
         if cached is None or cached[0] is not ruleset:
             failing: dict[str, list[str]] = {}
             for issue in run_examples(ruleset):
                 failing.setdefault(issue.message.split(":")[0], []).append(issue.message)
-            cached = self._examples[id(ruleset)] = (ruleset, failing)
+            cached = self._examples = (ruleset, failing)
         return cached[1]
 
 
@@ -238,50 +238,52 @@ def sources_json() -> Response:
 
 # --- rules ---------------------------------------------------------------------------------------
 
-def _rule_rows() -> list[pages.RuleRow]:
+def _rule_rows(ruleset: RuleSet, since: datetime, only: str | None = None) -> list[pages.RuleRow]:
+    """A row per rule of `ruleset` (or only the rule `only`), with its hits from `since` on."""
     context = _context()
-    ruleset = context.rules()
-    since = days_back(context.now(), 30)
     hits, last, failing = hits_per_day(context.store, since), last_hits(context.store), context.failing_examples(
         ruleset)
     return [pages.RuleRow(id=r.id, title=r.title, severity=r.severity, tags=r.tags, enabled=r.enabled,
                           examples=len(r.examples), failing=tuple(failing.get(r.id, ())), last_hit=last.get(r.id),
-                          hits=sum(hits.get(r.id, {}).values()), per_day=hits.get(r.id, {})) for r in ruleset.rules]
+                          hits=sum(hits.get(r.id, {}).values()), per_day=hits.get(r.id, {}))
+            for r in ruleset.rules if only is None or r.id == only]
 
 
 def rules_page() -> str:
-    rows = _rule_rows()
-    since = days_back(_context().now(), 30).date()
-    sparks = {r.id: plots.sparkline(r.per_day, since, 30, f"{r.id}: hits per day, last 30 days", css="s1")
+    context = _context()
+    since = days_back(context.now(), 30)
+    rows = _rule_rows(context.rules(), since)
+    sparks = {r.id: plots.sparkline(r.per_day, since.date(), 30, f"{r.id}: hits per day, last 30 days", css="s1")
               for r in rows}
     return render_template("rules.html", rows=rows, sparks=sparks)
 
 
 def rules_json() -> Response:
-    return jsonify({"rules": [pages.rule_json(r) for r in _rule_rows()]})
+    context = _context()
+    return jsonify({"rules": [pages.rule_json(r) for r in _rule_rows(context.rules(), days_back(context.now(), 30))]})
 
 
 def rule_page(rule_id: str) -> str | tuple[str, int]:
     context = _context()
-    ruleset = context.rules()
+    ruleset = context.rules()  # read once: a reload during the request must not swap the rule under us
     rule = next((r for r in ruleset.rules if r.id == rule_id), None)
     if rule is None:
         abort(404)
-    row = next(r for r in _rule_rows() if r.id == rule_id)
-    since = days_back(context.now(), 30).date()
+    since = days_back(context.now(), 30)
+    row = _rule_rows(ruleset, since, only=rule_id)[0]
     tried: dict[str, Any] = {"text": "", "url": "", "title": "", "language": "", "error": None, "explanation": None}
     if request.method == "POST":
         if not _same_origin():
             abort(403)
         tried.update({k: request.form.get(k, "")[:MAX_TRY_TEXT] for k in ("text", "url", "title", "language")})
-        tried["error"], tried["explanation"] = _try(context, ruleset, rule_id, tried)
-    plot = plots.stacked_bars({rule_id: row.per_day}, since, 30, f"{rule_id}: hits per day, last 30 days")
+        tried["error"], tried["explanation"] = _try(context, ruleset, rule, tried)
+    plot = plots.stacked_bars({rule_id: row.per_day}, since.date(), 30, f"{rule_id}: hits per day, last 30 days")
     return render_template("rule.html", rule=rule, row=row, plot=plot, tried=tried,
                            fetch_enabled=context.fetch_text is not None,
                            action=url_for("rule_page", rule_id=rule_id))
 
 
-def _try(context: WebContext, ruleset: RuleSet, rule_id: str, tried: dict[str, Any]) -> tuple[str | None, Any]:
+def _try(context: WebContext, ruleset: RuleSet, rule: Rule, tried: dict[str, Any]) -> tuple[str | None, Any]:
     """The `rules explain` tree for the pasted text, or the page at the pasted URL when allowed."""
     text = tried["text"]
     if tried["url"]:
@@ -297,5 +299,4 @@ def _try(context: WebContext, ruleset: RuleSet, rule_id: str, tried: dict[str, A
         return "paste a text (or a URL) to explain", None
     article = Article(source="explain", guid="explain", url=tried["url"], title=tried["title"], content=text,
                       language=tried["language"].strip() or None)
-    rule = next(r for r in ruleset.rules if r.id == rule_id)
-    return None, explain(Matcher(ruleset, [rule]), rule_id, article)
+    return None, explain(Matcher(ruleset, [rule]), rule.id, article)
