@@ -729,7 +729,8 @@ class Store:
         the event had, between `since` and `until`, with their event's routing keys."""
         query = (sa.select(event_articles.c.event_id, event_articles.c.decision, event_articles.c.reason,
                            event_articles.c.copy, event_articles.c.source, event_articles.c.title,
-                           events.c.title.label("event_title"), events.c.severity, events.c.tags, events.c.rule_ids)
+                           events.c.title.label("event_title"), events.c.severity, events.c.tags, events.c.rule_ids,
+                           events.c.grade, events.c.stage)
                  .join(events, events.c.id == event_articles.c.event_id)
                  .where(event_articles.c.added_at <= until,
                         event_articles.c.copy | event_articles.c.decision.in_(("hold", "ignore")))

@@ -23,7 +23,7 @@ from monitor.events import Policy, RuleSettings, Silence
 from monitor.health import Metrics
 from monitor.notify.email import EmailNotifier
 from monitor.notify.outbox import CLAIM_LEASE, Outbox, collect_digest, send_digest_now, send_due_digests
-from monitor.store import Store, open_store
+from monitor.store import Store, events, open_store
 
 PASSWORD = "correct horse battery staple"
 RUMOUR = "Pyongyang is sending thousands of workers to Alabuga, where drones are built."
@@ -286,6 +286,23 @@ def test_the_digest_ends_with_what_was_held_back_and_why(smtp: SMTPServer, store
     send_digest_now(store, digest, [], ["daily-digest"], clock)
     text, html = parts(smtp.wait_for_mail(1)[0])
     assert "1 report held for corroboration:" in text and "EU lists tanker" in html
+
+
+def test_held_back_reports_follow_routes_by_grade_and_stage(smtp: SMTPServer, store: Store, clock: Clock) -> None:
+    from monitor.config import RouteConfig
+
+    news = Newsroom(store, clock, Policy(rules={"dprk-ships": RuleSettings(min_sources=2)}))
+    news.report("https://www.reuters.com/3", "EU lists tanker", match(
+        "dprk-ships", "medium", ("dprk_shipping",), "DPRK shipping", TANKER, ("tanker",), ("tanker-x",)), text=TANKER)
+    with store.engine.begin() as conn:  # the held event as if its source had said "agreed"
+        conn.execute(events.update().values(stage="agreed"))
+    for routes in ([RouteConfig(notify=("daily-digest",), grade="F6")],  # the lowest grade: every event passes
+                   [RouteConfig(notify=("daily-digest",), stage=("agreed",))]):
+        preview = collect_digest(store, "daily-digest", routes, ["daily-digest"], clock.now)
+        assert [g.what for g in preview.held] == ["report held for corroboration"], routes
+    for routes in ([RouteConfig(notify=("daily-digest",), grade="A1")],
+                   [RouteConfig(notify=("daily-digest",), stage=("designated",))]):
+        assert collect_digest(store, "daily-digest", routes, ["daily-digest"], clock.now).held == ()
 
 
 def test_an_empty_digest_is_not_sent_unless_asked(smtp: SMTPServer, store: Store, clock: Clock) -> None:

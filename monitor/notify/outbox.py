@@ -276,8 +276,8 @@ def collect_digest(store: Store, name: str, routes: Sequence[RouteConfig], notif
         HeldRecord(row["event_id"], row["event_title"], row["decision"], row["reason"], bool(row["copy"]),
                    row["source"], row["title"])
         for row in store.held_back(since, until)
-        if name in targets(RouteKey(row["severity"], tuple(row["tags"]), tuple(row["rule_ids"])), routes,
-                           notifier_names)
+        if name in targets(RouteKey(row["severity"], tuple(row["tags"]), tuple(row["rule_ids"]), row["grade"],
+                                    row["stage"]), routes, notifier_names)
     ]
     return build_digest(name, queued, previous, held, since, until)
 
