@@ -29,7 +29,7 @@ from monitor.errors import (
     TLSError,
     TooManyRedirects,
 )
-from monitor.http import DEFAULT_USER_AGENT, HttpClient
+from monitor.http import DEFAULT_USER_AGENT, HttpClient, retry_after_seconds
 
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -356,3 +356,8 @@ def test_other_hosts_are_not_held_back(loopback, clock):
         client.fetch(f"http://localhost:{loopback.port}/status/200")
 
     assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("value", ["", "soon", "-5", "²", "١٢", "Thu, 99 Jun 2025 25:00:00 GMT"])
+def test_an_unreadable_retry_after_is_none(value):
+    assert retry_after_seconds(value, START) is None
